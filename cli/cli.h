@@ -1,0 +1,42 @@
+/*
+ * cli — the `hemoflow` command line: global options, the command table and
+ * the entry point of each subcommand.
+ *
+ * Exit codes (documented in README.md):
+ *   0  success
+ *   1  runtime failure (service unreachable past retries, I/O error, bug)
+ *   2  usage or configuration error
+ *   3  finished, but some input records were rejected (publish) or
+ *      incompatible (schemas check)
+ */
+#ifndef HF_CLI_H
+#define HF_CLI_H
+
+#include <signal.h>
+
+#include "hf_config.h"
+
+#define HF_EXIT_OK 0
+#define HF_EXIT_FAIL 1
+#define HF_EXIT_USAGE 2
+#define HF_EXIT_REJECTS 3
+
+/* What every command receives. cfg is loaded (file, env, --set) and owned
+ * by main; commands must not destroy it. */
+typedef struct hf_cli_s {
+    hf_config_t *cfg;
+    const char *prog;  /* argv[0] as given */
+} hf_cli_t;
+
+/* Set by SIGINT/SIGTERM handlers installed by hf_cli_install_signals(). */
+extern volatile sig_atomic_t hf_cli_stop;
+void hf_cli_install_signals(void);
+
+/* Print "hemoflow <cmd>: <msg>" and a hint to --help on stderr; returns 2. */
+int hf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ==== commands (one file each: cmd_<name>.c) ==== */
+
+int hf_cmd_devbroker(hf_cli_t *cli, int argc, char **argv);
+
+#endif /* HF_CLI_H */

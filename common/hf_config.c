@@ -1,0 +1,542 @@
+/*
+ * hf_config — the key table, parsing and validation of values, the file
+ * and environment loaders, and the kafka.* / pg.* passthrough lists.
+ *
+ * To add a key: add one row to hf__keys below. Nothing else changes; --help,
+ * env overrides and validation follow from the row.
+ */
+#include "hf_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+
+#include "hf_log.h"
+#include "hf_mem.h"
+
+extern char **environ;
+
+/* ==== the key table ==== */
+
+typedef enum { HF_T_STR, HF_T_INT, HF_T_SIZE, HF_T_BOOL, HF_T_DOUBLE, HF_T_ENUM } hf__type_t;
+
+typedef struct hf__key_s {
+    const char *name;
+    hf__type_t type;
+    const char *def;
+    int64_t min, max;   /* HF_T_INT / HF_T_SIZE bounds (inclusive) */
+    const char *choices; /* HF_T_ENUM: "a|b|c" */
+    bool reloadable;     /* SIGHUP may change it */
+    const char *doc;
+} hf__key_t;
+
+#define HF_SCHEMA_DIR_DEFAULT HF_SOURCE_DIR "/schemas/avro"
+#define HF_SQL_DIR_DEFAULT HF_SOURCE_DIR "/schemas/sql"
+
+static const hf__key_t hf__keys[] = {
+    /* general */
+    {"log.level", HF_T_ENUM, "info", 0, 0, "debug|info|warn|error", true,
+     "Lowest level logged."},
+    {"schemas.dir", HF_T_STR, HF_SCHEMA_DIR_DEFAULT, 0, 0, NULL, false,
+     "Folder of Avro schemas (<EventType>.v<N>.avsc); every version ever published."},
+    {"topic.prefix", HF_T_STR, "hemoflow.", 0, 0, NULL, false,
+     "Topic name prefix; topics are <prefix><snake_case_event_type>."},
+    /* kafka (also passed through) */
+    {"kafka.bootstrap.servers", HF_T_STR, "127.0.0.1:9092", 0, 0, NULL, false,
+     "Kafka bootstrap servers; every other kafka.* key goes to librdkafka unchanged."},
+    /* validation */
+    {"validate.clock_skew_s", HF_T_INT, "300", 0, 30 * 86400, NULL, true,
+     "How far in the future an event time may be, in seconds, before it is rejected."},
+    {"validate.time_floor", HF_T_STR, "1990-01-01", 0, 0, NULL, true,
+     "Event times before this date (YYYY-MM-DD, UTC) are rejected."},
+    {"validate.whole_blood_ml", HF_T_STR, "200,300,400", 0, 0, NULL, true,
+     "Allowed whole-blood donation volumes in mL, comma-separated."},
+    {"validate.apheresis_platelets_max_ml", HF_T_INT, "500", 1, 5000, NULL, true,
+     "Largest plausible apheresis platelet collection, mL."},
+    {"validate.plasma_max_g", HF_T_INT, "600", 1, 5000, NULL, true,
+     "Largest plasma donation including anticoagulant, grams."},
+    /* publish (station side) */
+    {"publish.key_file", HF_T_STR, "", 0, 0, NULL, false,
+     "HMAC-SHA256 key file for pseudonymizing donor/patient IDs; must be mode 0600."},
+    {"publish.spool_dir", HF_T_STR, "hemoflow-spool", 0, 0, NULL, false,
+     "Durable local spool folder; events stay here until the broker acknowledges them."},
+    {"publish.spool_segment_bytes", HF_T_SIZE, "16M", 4096, INT64_C(1) << 32, NULL, false,
+     "Spool segment file size before a new segment is started."},
+    {"publish.max_record_bytes", HF_T_SIZE, "1M", 1024, 64 << 20, NULL, false,
+     "Longest accepted input line/record."},
+    {"publish.delivery_timeout_ms", HF_T_INT, "30000", 1000, 3600000, NULL, false,
+     "How long the producer retries one send before the event is left in the spool."},
+    /* consume */
+    {"consume.group_id", HF_T_STR, "hemoflow-loader", 0, 0, NULL, false,
+     "Kafka consumer group of the loader instances."},
+    {"consume.batch_max_rows", HF_T_INT, "20000", 1, 1000000, NULL, true,
+     "A batch is loaded when it holds this many records..."},
+    {"consume.batch_max_bytes", HF_T_SIZE, "16M", 1024, INT64_C(1) << 30, NULL, true,
+     "...or this many bytes of messages..."},
+    {"consume.batch_max_ms", HF_T_INT, "500", 1, 600000, NULL, true,
+     "...or when its first record has waited this long."},
+    {"consume.memory_max_bytes", HF_T_SIZE, "48M", 1 << 20, INT64_C(1) << 34, NULL, false,
+     "Bound on buffered messages; partitions are paused above it."},
+    {"consume.max_message_bytes", HF_T_SIZE, "1M", 64, 64 << 20, NULL, false,
+     "Larger messages are quarantined without decoding."},
+    {"consume.shutdown_deadline_ms", HF_T_INT, "10000", 0, 600000, NULL, true,
+     "On SIGTERM/SIGINT, how long the in-flight batch may take to finish."},
+    {"consume.retry_backoff_max_ms", HF_T_INT, "30000", 10, 600000, NULL, true,
+     "Longest wait between retries of a transient PostgreSQL/Kafka error."},
+    /* warehouse */
+    {"warehouse.sql_dir", HF_T_STR, HF_SQL_DIR_DEFAULT, 0, 0, NULL, false,
+     "Folder of versioned SQL migrations (NNNN_name.sql)."},
+    {"warehouse.partition_granularity", HF_T_ENUM, "month", 0, 0, "month|day", false,
+     "Width of each event-date range partition."},
+    {"warehouse.partitions_ahead", HF_T_INT, "3", 0, 366, NULL, true,
+     "How many months (or days) of partitions are created ahead of today."},
+    {"warehouse.loader_role", HF_T_STR, "hemoflow_loader", 0, 0, NULL, false,
+     "Role that may only write fact and control tables."},
+    {"warehouse.analyst_role", HF_T_STR, "hemoflow_analyst", 0, 0, NULL, false,
+     "Role that may only read."},
+};
+
+#define HF__NKEYS (sizeof(hf__keys) / sizeof(hf__keys[0]))
+
+/* ==== state ==== */
+
+typedef struct hf__kv_s {
+    char *name;  /* without the kafka./pg. prefix */
+    char *value;
+} hf__kv_t;
+
+typedef struct hf__kvlist_s {
+    hf__kv_t *v;
+    size_t n, cap;
+} hf__kvlist_t;
+
+struct hf_config_s {
+    char *val[HF__NKEYS];     /* current text value of each table key, owned */
+    int64_t ival[HF__NKEYS];  /* parsed value for INT/SIZE/BOOL */
+    double dval[HF__NKEYS];   /* parsed value for DOUBLE */
+    hf__kvlist_t kafka;       /* kafka.* passthrough, in order set */
+    hf__kvlist_t pg;          /* pg.* passthrough */
+};
+
+/* ==== helpers ==== */
+
+static const hf__key_t *hf__find(const char *name, size_t *idx)
+{
+    for (size_t i = 0; i < HF__NKEYS; i++) {
+        if (strcmp(hf__keys[i].name, name) == 0) {
+            if (idx)
+                *idx = i;
+            return &hf__keys[i];
+        }
+    }
+    return NULL;
+}
+
+static bool hf__parse_int(const char *s, bool sizes, int64_t *out)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    if (sizes && *end) {
+        int64_t mul = 1;
+        switch (toupper((unsigned char)*end)) {
+        case 'K': mul = 1024; break;
+        case 'M': mul = 1024 * 1024; break;
+        case 'G': mul = INT64_C(1024) * 1024 * 1024; break;
+        default: return false;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (v > INT64_MAX / mul || v < INT64_MIN / mul)
+            return false;
+        v *= mul;
+    }
+    if (*end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool hf__choice_ok(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == vl && strncmp(p, v, len) == 0)
+            return true;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return false;
+}
+
+/* Validate `value` for table key k; on success store it in cfg slot idx. */
+static hf_err_t hf__set_table(hf_config_t *cfg, size_t idx, const char *value, const char *origin,
+                              char *errstr, size_t errstr_size)
+{
+    const hf__key_t *k = &hf__keys[idx];
+    int64_t iv = 0;
+    double dv = 0;
+    switch (k->type) {
+    case HF_T_STR:
+        break;
+    case HF_T_INT:
+    case HF_T_SIZE:
+        if (!hf__parse_int(value, k->type == HF_T_SIZE, &iv) || iv < k->min || iv > k->max)
+            return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                              "%s: key '%s': expected %s in [%lld, %lld], got '%s'", origin,
+                              k->name, k->type == HF_T_SIZE ? "a size (e.g. 16M)" : "an integer",
+                              (long long)k->min, (long long)k->max, value);
+        break;
+    case HF_T_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes") ||
+            !strcmp(value, "on"))
+            iv = 1;
+        else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no") ||
+                 !strcmp(value, "off"))
+            iv = 0;
+        else
+            return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                              "%s: key '%s': expected true or false, got '%s'", origin, k->name,
+                              value);
+        break;
+    case HF_T_DOUBLE: {
+        char *end;
+        errno = 0;
+        dv = strtod(value, &end);
+        if (errno || end == value || *end)
+            return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                              "%s: key '%s': expected a number, got '%s'", origin, k->name, value);
+        break;
+    }
+    case HF_T_ENUM:
+        if (!hf__choice_ok(k->choices, value))
+            return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                              "%s: key '%s': expected one of %s, got '%s'", origin, k->name,
+                              k->choices, value);
+        break;
+    }
+    hf_free(cfg->val[idx]);
+    cfg->val[idx] = hf_strdup(value);
+    cfg->ival[idx] = iv;
+    cfg->dval[idx] = dv;
+    return HF_OK;
+}
+
+static void hf__kv_put(hf__kvlist_t *l, const char *name, const char *value)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].name, name) == 0) {
+            hf_free(l->v[i].value);
+            l->v[i].value = hf_strdup(value);
+            return;
+        }
+    }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = hf_realloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n].name = hf_strdup(name);
+    l->v[l->n].value = hf_strdup(value);
+    l->n++;
+}
+
+static void hf__kv_free(hf__kvlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        hf_free(l->v[i].name);
+        hf_free(l->v[i].value);
+    }
+    hf_free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* librdkafka itself decides whether a kafka.* property exists and whether
+ * its value is acceptable; ask it on a scratch conf so errors surface at
+ * load time with the file and line, not at first connect. */
+static hf_err_t hf__check_kafka(const char *prop, const char *value, const char *origin,
+                                char *errstr, size_t errstr_size)
+{
+    char kerr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, prop, value, kerr, sizeof(kerr));
+    rd_kafka_conf_destroy(conf);
+    if (r != RD_KAFKA_CONF_OK)
+        return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "%s: key 'kafka.%s': %s", origin,
+                          prop, kerr);
+    return HF_OK;
+}
+
+static hf_err_t hf__check_pg(const char *kw, const char *origin, char *errstr, size_t errstr_size)
+{
+    PQconninfoOption *opts = PQconndefaults();
+    bool found = false;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, kw) == 0) {
+            found = true;
+            break;
+        }
+    }
+    PQconninfoFree(opts);
+    if (!found)
+        return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                          "%s: key 'pg.%s': not a libpq connection keyword", origin, kw);
+    return HF_OK;
+}
+
+/* ==== public ==== */
+
+hf_config_t *hf_config_new(void)
+{
+    hf_config_t *cfg = hf_calloc(1, sizeof(*cfg));
+    char err[256];
+    for (size_t i = 0; i < HF__NKEYS; i++) {
+        if (hf__set_table(cfg, i, hf__keys[i].def, "default", err, sizeof(err)) != HF_OK) {
+            hf_log_error("config.default", "msg=\"%s\"", err);
+            abort(); /* a bad default in the table is a bug */
+        }
+    }
+    return cfg;
+}
+
+void hf_config_destroy(hf_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < HF__NKEYS; i++)
+        hf_free(cfg->val[i]);
+    hf__kv_free(&cfg->kafka);
+    hf__kv_free(&cfg->pg);
+    hf_free(cfg);
+}
+
+hf_err_t hf_config_set(hf_config_t *cfg, const char *key, const char *value, const char *origin,
+                       char *errstr, size_t errstr_size)
+{
+    size_t idx;
+    hf_err_t err;
+    if (hf__find(key, &idx)) {
+        err = hf__set_table(cfg, idx, value, origin, errstr, errstr_size);
+        if (err)
+            return err;
+        if (strncmp(key, "kafka.", 6) == 0)
+            hf__kv_put(&cfg->kafka, key + 6, value);
+        return HF_OK;
+    }
+    if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+        if ((err = hf__check_kafka(key + 6, value, origin, errstr, errstr_size)))
+            return err;
+        hf__kv_put(&cfg->kafka, key + 6, value);
+        return HF_OK;
+    }
+    if (strncmp(key, "pg.", 3) == 0 && key[3]) {
+        if ((err = hf__check_pg(key + 3, origin, errstr, errstr_size)))
+            return err;
+        hf__kv_put(&cfg->pg, key + 3, value);
+        return HF_OK;
+    }
+    return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                      "%s: unknown key '%s' (see `hemoflow --help-config`)", origin, key);
+}
+
+static char *hf__trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+hf_err_t hf_config_load_file(hf_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return hf_err_set(errno == ENOENT ? HF_ERR_NOT_FOUND : HF_ERR_IO, errstr, errstr_size,
+                          "config %s: %s", path, strerror(errno));
+    char line[4096];
+    char origin[512];
+    unsigned lineno = 0;
+    hf_err_t err = HF_OK;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        snprintf(origin, sizeof(origin), "config %s:%u", path, lineno);
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "%s: line too long", origin);
+            break;
+        }
+        char *s = hf__trim(line);
+        if (!*s || *s == '#' || *s == ';')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                             "%s: expected 'key = value', got '%.64s'", origin, s);
+            break;
+        }
+        *eq = '\0';
+        char *key = hf__trim(s);
+        char *val = hf__trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        if (!*key) {
+            err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "%s: empty key", origin);
+            break;
+        }
+        if ((err = hf_config_set(cfg, key, val, origin, errstr, errstr_size)))
+            break;
+    }
+    if (!err && ferror(f))
+        err = hf_err_set(HF_ERR_IO, errstr, errstr_size, "config %s: read error", path);
+    fclose(f);
+    return err;
+}
+
+hf_err_t hf_config_load_env(hf_config_t *cfg, char *const *envp, char *errstr, size_t errstr_size)
+{
+    static const char pfx[] = "HEMOFLOW_";
+    if (!envp)
+        envp = environ;
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, pfx, sizeof(pfx) - 1) != 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        char var[256];
+        size_t vlen = (size_t)(eq - *e);
+        if (vlen >= sizeof(var))
+            return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "environment: name too long");
+        memcpy(var, *e, vlen);
+        var[vlen] = '\0';
+        const char *rest = var + sizeof(pfx) - 1;
+        char origin[300];
+        snprintf(origin, sizeof(origin), "environment %s", var);
+
+        /* Table keys first: exact mapping of dots and underscores. */
+        const char *key = NULL;
+        for (size_t i = 0; i < HF__NKEYS && !key; i++) {
+            const char *n = hf__keys[i].name;
+            size_t j = 0;
+            for (; n[j] && rest[j]; j++) {
+                char c = n[j] == '.' ? '_' : (char)toupper((unsigned char)n[j]);
+                if (c != rest[j])
+                    break;
+            }
+            if (!n[j] && !rest[j])
+                key = n;
+        }
+        char buf[300];
+        if (!key) {
+            bool kafka = strncmp(rest, "KAFKA_", 6) == 0;
+            bool pg = strncmp(rest, "PG_", 3) == 0;
+            if (!kafka && !pg)
+                return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                                  "%s: unknown key (see `hemoflow --help-config`)", origin);
+            const char *p = rest + (kafka ? 6 : 3);
+            size_t o = (size_t)snprintf(buf, sizeof(buf), "%s", kafka ? "kafka." : "pg.");
+            for (; *p && o < sizeof(buf) - 1; p++)
+                buf[o++] = (kafka && *p == '_') ? '.' : (char)tolower((unsigned char)*p);
+            buf[o] = '\0';
+            key = buf;
+        }
+        hf_err_t err = hf_config_set(cfg, key, eq + 1, origin, errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    return HF_OK;
+}
+
+static size_t hf__idx(const char *key)
+{
+    size_t idx;
+    if (!hf__find(key, &idx)) {
+        hf_log_error("config.bug", "msg=\"unknown config key requested\" key=%s", key);
+        abort();
+    }
+    return idx;
+}
+
+const char *hf_config_str(const hf_config_t *cfg, const char *key)
+{
+    return cfg->val[hf__idx(key)];
+}
+
+int64_t hf_config_int(const hf_config_t *cfg, const char *key)
+{
+    return cfg->ival[hf__idx(key)];
+}
+
+double hf_config_double(const hf_config_t *cfg, const char *key)
+{
+    return cfg->dval[hf__idx(key)];
+}
+
+bool hf_config_bool(const hf_config_t *cfg, const char *key)
+{
+    return cfg->ival[hf__idx(key)] != 0;
+}
+
+hf_err_t hf_config_each_kafka(const hf_config_t *cfg, hf_config_kv_fn fn, void *opaque)
+{
+    /* bootstrap.servers always has a value (table default). */
+    hf_err_t err = fn(opaque, "bootstrap.servers", hf_config_str(cfg, "kafka.bootstrap.servers"));
+    for (size_t i = 0; !err && i < cfg->kafka.n; i++) {
+        if (strcmp(cfg->kafka.v[i].name, "bootstrap.servers") == 0)
+            continue;
+        err = fn(opaque, cfg->kafka.v[i].name, cfg->kafka.v[i].value);
+    }
+    return err;
+}
+
+char *hf_config_pg_conninfo(const hf_config_t *cfg)
+{
+    hf_buf_t b = {0};
+    for (size_t i = 0; i < cfg->pg.n; i++) {
+        if (b.len)
+            hf_buf_append(&b, " ", 1);
+        hf_buf_append(&b, cfg->pg.v[i].name, strlen(cfg->pg.v[i].name));
+        hf_buf_append(&b, "='", 2);
+        for (const char *p = cfg->pg.v[i].value; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                hf_buf_append(&b, "\\", 1);
+            hf_buf_append(&b, p, 1);
+        }
+        hf_buf_append(&b, "'", 1);
+    }
+    hf_buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+void hf_config_print_help(FILE *out)
+{
+    static const char *const tn[] = {"string", "int", "size", "bool", "number", "enum"};
+    fprintf(out, "Configuration keys (file `key = value`, env HEMOFLOW_<KEY>, or --set key=value):\n");
+    for (size_t i = 0; i < HF__NKEYS; i++) {
+        const hf__key_t *k = &hf__keys[i];
+        fprintf(out, "  %-36s %-6s default=%s%s\n", k->name,
+                k->type == HF_T_ENUM ? k->choices : tn[k->type],
+                *k->def ? k->def : "\"\"", k->reloadable ? " (reloadable)" : "");
+        fprintf(out, "      %s\n", k->doc);
+    }
+    fprintf(out, "  %-36s passed to librdkafka (e.g. kafka.security.protocol)\n", "kafka.<property>");
+    fprintf(out, "  %-36s added to the libpq connection string (e.g. pg.host, pg.sslmode)\n",
+            "pg.<keyword>");
+}

@@ -1,0 +1,109 @@
+/*
+ * hf_mem — allocation wrappers (abort on out-of-memory) and the growable
+ * byte buffer used by encoders and COPY builders.
+ */
+#include "hf_mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void hf__oom(size_t size)
+{
+    fprintf(stderr, "level=fatal event=oom msg=\"out of memory allocating %zu bytes\"\n", size);
+    abort();
+}
+
+void *hf_malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        hf__oom(size);
+    return p;
+}
+
+void *hf_calloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+    if (!p)
+        hf__oom(nmemb * size);
+    return p;
+}
+
+void *hf_realloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p)
+        hf__oom(size);
+    return p;
+}
+
+char *hf_strdup(const char *s)
+{
+    return hf_strndup(s, strlen(s));
+}
+
+char *hf_strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = hf_malloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *hf_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        hf__oom(0);
+    char *p = hf_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void hf_free(void *ptr)
+{
+    free(ptr);
+}
+
+void hf_buf_reserve(hf_buf_t *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < extra) {
+        if (cap > ((size_t)-1) / 2)
+            hf__oom(b->len + extra);
+        cap *= 2;
+    }
+    b->data = hf_realloc(b->data, cap);
+    b->cap = cap;
+}
+
+void hf_buf_append(hf_buf_t *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    hf_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void hf_buf_reset(hf_buf_t *b)
+{
+    b->len = 0;
+}
+
+void hf_buf_free(hf_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
