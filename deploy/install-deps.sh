@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the Debian packages hemoflow needs to build, test and run locally.
+# Runs apt-get as root (or through sudo); does nothing when all are present.
+# Usage: deploy/install-deps.sh
+set -euo pipefail
+# shellcheck source=deploy/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git python3     # toolchain
+  librdkafka-dev libpq-dev libavro-dev libjansson-dev          # Kafka, PostgreSQL, Avro, JSON
+  libzstd-dev libssl-dev libcriterion-dev                      # spool compression, HMAC, tests
+  postgresql-15 postgresql-client-15                           # throwaway warehouse
+  kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
+  procps                                                       # ps/pkill used by the tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  hf_log "all ${#PKGS[@]} Debian packages present"
+  exit 0
+fi
+hf_log "installing: ${missing[*]}"
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || hf_die "need root or sudo to install: ${missing[*]}"
+  SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  || hf_die "apt-get install failed for: ${missing[*]}"
+hf_log "installed ${#missing[@]} package(s)"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole test suite: install packages, build (plain and ASan+UBSan), start a
+# real PostgreSQL 15 and a real Apache Kafka broker on free local ports, run
+# every CTest test (unit + integration) in both builds, stop the services.
+# Exits non-zero if anything failed or a service could not start.
+# Usage: deploy/test.sh            (env: HF_SKIP_SANITIZERS=1 to run only the plain build,
+#                                        HF_TEST_REGEX=... to pass -R to ctest)
+set -euo pipefail
+# shellcheck source=deploy/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$HF_REPO"
+
+WORK="$HF_REPO/build/test-work"
+"$HF_REPO/deploy/install-deps.sh"
+
+build() { # build DIR CMAKE_ARGS...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  ninja -C "$dir"
+}
+hf_log "building build/ (RelWithDebInfo, -Werror)"
+build build
+if [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]]; then
+  hf_log "building build-asan/ (ASan + UBSan)"
+  build build-asan -DHF_ASAN=ON -DHF_UBSAN=ON
+fi
+
+stop_services() {
+  "$HF_REPO/deploy/kafka.sh" stop "$WORK" || true
+  "$HF_REPO/deploy/pg.sh" stop "$WORK" || true
+}
+trap stop_services EXIT
+rm -rf "$WORK"
+"$HF_REPO/deploy/kafka.sh" fetch
+"$HF_REPO/deploy/pg.sh" start "$WORK" >/dev/null || hf_die "PostgreSQL did not start"
+"$HF_REPO/deploy/kafka.sh" start "$WORK" >/dev/null || hf_die "Kafka did not start"
+hf_load_env "$WORK/pg.env"
+hf_load_env "$WORK/kafka.env"
+export HF_TEST_WORK="$WORK"
+echo "== Services: PostgreSQL $(psql "$HF_PG_DSN" -XAtc 'show server_version') at $HF_PG_HOST:$HF_PG_PORT"
+echo "== Services: Apache Kafka broker version $HF_KAFKA_VERSION (KRaft) at $HF_KAFKA_BOOTSTRAP"
+
+ctest_args=(--output-on-failure --no-tests=error)
+[[ -n ${HF_TEST_REGEX:-} ]] && ctest_args+=(-R "$HF_TEST_REGEX")
+failed=0
+echo "== Test suite: plain build"
+ctest --test-dir build "${ctest_args[@]}" || failed=1
+if [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]]; then
+  echo "== Test suite: ASan + UBSan build"
+  HF_SANITIZED=1 ctest --test-dir build-asan "${ctest_args[@]}" || failed=1
+fi
+if ((failed)); then
+  echo "== FAILED: see the test output above"
+  exit 1
+fi
+echo "== All tests passed (Kafka $HF_KAFKA_VERSION, PostgreSQL $(psql "$HF_PG_DSN" -XAtc 'show server_version'))"
