@@ -1,0 +1,141 @@
+/*
+ * hf_catalog — the schema catalogue (every <EventType>.v<N>.avsc ever
+ * published) and the two hot paths built on it: encoding a record into a
+ * single-object frame (publisher) and decoding any frame into the newest
+ * schema of its event type (consumer).
+ *
+ * A catalogue is immutable after hf_catalog_load() and may be shared by any
+ * number of threads. Everything that depends only on the schemas is computed
+ * at load time, per fingerprint: the Avro C schema, the canonical form, the
+ * fingerprint, and the decoding plan from that writer version to the newest
+ * version of its event type. Decoding state (reusable values, scratch
+ * memory) lives in an hf_decoder_t, one per thread.
+ *
+ * Why not Avro C's own resolver: avro_resolved_writer_new() in Avro C 1.11
+ * rejects a reader field that the writer lacks ("Reader field ... doesn't
+ * appear in writer"; defaults are a TODO there) and has no enum defaults, and
+ * avro_value_read() trusts lengths and counts in the input. The decoder here
+ * reads the bytes itself, following a plan compiled from the specification's
+ * resolution rules, with every length checked against the bytes left, and
+ * writes the result into an ordinary Avro C generic value of the reader
+ * schema. Encoding uses Avro C unchanged.
+ */
+#ifndef HF_CATALOG_H
+#define HF_CATALOG_H
+
+#include <avro.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hf_err.h"
+#include "hf_event_types.h"
+#include "hf_mem.h"
+
+typedef struct hf_catalog_s hf_catalog_t;
+typedef struct hf_decoder_s hf_decoder_t;
+
+/* ==== lifecycle ==== */
+
+/* Load every *.avsc file of dir. Files must be named <EventType>.v<N>.avsc
+ * (N >= 1, no leading zero) with EventType one of hf_event_types and equal
+ * to the record's name; each must be accepted by Avro C and by hf_avro; no
+ * two files may share a fingerprint; every event type needs at least one
+ * version; and every version must be readable by the newest version of its
+ * type. Other files are ignored. NULL with errstr naming the file and the
+ * reason on failure. */
+hf_catalog_t *hf_catalog_load(const char *dir, char *errstr, size_t errstr_size);
+void hf_catalog_destroy(hf_catalog_t *cat); /* NULL is a no-op */
+
+/* ==== listing ==== */
+
+typedef struct hf_catalog_info_s {
+    const hf_event_type_t *event_type; /* static table entry */
+    int version;                       /* N of <EventType>.vN.avsc */
+    uint64_t fingerprint;              /* CRC-64-AVRO of the canonical form */
+    const char *path;                  /* owned by the catalogue */
+    const char *canonical;             /* Parsing Canonical Form; owned by the catalogue */
+    bool is_newest;                    /* the reader schema of its event type */
+} hf_catalog_info_t;
+
+/* Entries are ordered by event type (hf_event_types order), then version. */
+size_t hf_catalog_count(const hf_catalog_t *cat);
+/* Fill *out for entry i < count; HF_ERR_NOT_FOUND when out of range. */
+hf_err_t hf_catalog_entry(const hf_catalog_t *cat, size_t i, hf_catalog_info_t *out);
+/* Fill *out for a fingerprint; HF_ERR_UNKNOWN_FINGERPRINT when absent. */
+hf_err_t hf_catalog_find(const hf_catalog_t *cat, uint64_t fingerprint, hf_catalog_info_t *out);
+
+/* ==== writer side ==== */
+
+/* Schema of event_type (Avro name or snake_case) at version (0 = newest).
+ * Borrowed: valid until hf_catalog_destroy; do not decref. NULL when the
+ * type or version is unknown. *fingerprint_out (may be NULL) receives the
+ * version's fingerprint, to pass to hf_catalog_encode. */
+avro_schema_t hf_catalog_schema(const hf_catalog_t *cat, const char *event_type, int version,
+                                uint64_t *fingerprint_out);
+
+/* Append one frame (header + Avro binary body) for value to out. value must
+ * be an instance of the schema of that fingerprint (e.g. made with
+ * avro_generic_class_from_schema(hf_catalog_schema(...))). The caller keeps
+ * ownership of value and out. Errors: HF_ERR_UNKNOWN_FINGERPRINT,
+ * HF_ERR_SCHEMA (value has another schema), HF_ERR_INVALID (Avro C could not
+ * encode the value, e.g. a union with no branch set); out->len is unchanged
+ * on error. Thread-safe. */
+hf_err_t hf_catalog_encode(const hf_catalog_t *cat, avro_value_t *value, uint64_t fingerprint,
+                           hf_buf_t *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Index of a field of the newest schema of event_type, for
+ * avro_value_get_by_index on decoded values; -1 when unknown. */
+int hf_catalog_field_index(const hf_catalog_t *cat, const hf_event_type_t *event_type,
+                           const char *field);
+
+/* ==== reader side ==== */
+
+/* One per thread. cat is borrowed and must outlive the decoder. */
+hf_decoder_t *hf_decoder_new(const hf_catalog_t *cat);
+void hf_decoder_destroy(hf_decoder_t *dec); /* NULL is a no-op */
+
+typedef struct hf_decoded_s {
+    const hf_event_type_t *event_type;
+    uint64_t fingerprint; /* writer schema */
+    int writer_version;
+    int reader_version; /* newest version of event_type */
+    /* The record in the reader (newest) schema. Borrowed from the decoder:
+     * valid until the next hf_decoder_decode or hf_decoder_destroy. */
+    avro_value_t *value;
+} hf_decoded_t;
+
+/* Decode one frame (whole Kafka message value). buf is only read during the
+ * call. Errors, all permanent (quarantine the message):
+ *   HF_ERR_OVERSIZE, HF_ERR_TRUNCATED, HF_ERR_BAD_MAGIC  frame (hf_frame.h);
+ *                       TRUNCATED also when the body ends inside a value
+ *   HF_ERR_UNKNOWN_FINGERPRINT  writer schema not in the catalogue
+ *   HF_ERR_DECODE       the body does not match the writer schema (bad
+ *                       varint, union index, enum index, boolean byte, a
+ *                       negative length, nesting deeper than 64), or an
+ *                       enum symbol or union branch the reader cannot
+ *                       represent
+ *   HF_ERR_TRAILING     bytes left after the record
+ * errstr says where (field path) and why. *out is filled only on HF_OK. */
+hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_t max_len,
+                           hf_decoded_t *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* ==== compatibility ==== */
+
+/* `hemoflow schemas check FILE`: FILE must be named <EventType>.v<N>.avsc.
+ * For every catalogue version W < N of that event type, checks that the
+ * candidate can read W's data (backward) and W can read the candidate's
+ * (forward). A catalogue version N with a different fingerprint is an error
+ * (published versions never change). Appends a human-readable report to
+ * *report (NUL-terminated; report->len excludes the NUL). Returns
+ *   HF_OK           compatible
+ *   HF_ERR_SCHEMA   incompatible (the report says which pair, where, why)
+ *   HF_ERR_INVALID  the candidate is not a valid schema file (bad file name,
+ *                   JSON, Avro, unknown event type)
+ *   HF_ERR_IO / HF_ERR_NOT_FOUND  the file cannot be read */
+hf_err_t hf_catalog_check(const hf_catalog_t *cat, const char *candidate_path, hf_buf_t *report)
+    __attribute__((warn_unused_result));
+
+#endif /* HF_CATALOG_H */
