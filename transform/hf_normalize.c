@@ -214,8 +214,8 @@ static hf_err_t hf__check_field(avro_value_t *rec, int idx, const hf__check_t *c
                 avro_value_get_string(&e, &s, &sz) != 0)
                 return hf__reject(out, HF_VR_DIN_FORMAT, ck->field, NULL, 0);
             len = sz ? sz - 1 : 0;
-            if (!hf_validate_din(s, len))
-                return hf__reject(out, HF_VR_DIN_FORMAT, ck->field, s, len);
+            if ((why = hf_validate_din_reason(s, len)) || len != 13)
+                return hf__reject(out, why ? why : HF_VR_DIN_FORMAT, ck->field, s, len);
         }
         return HF_OK;
     }
@@ -223,8 +223,10 @@ static hf_err_t hf__check_field(avro_value_t *rec, int idx, const hf__check_t *c
         return HF_OK; /* optional and null */
     switch (ck->kind) {
     case HF__CK_DIN:
-        if (!hf_validate_din(s, len))
-            return hf__reject(out, HF_VR_DIN_FORMAT, ck->field, s, len);
+        /* The contract carries 13 characters; a 14th (check character) is
+         * diagnosed (din_check when wrong) but refused either way. */
+        if ((why = hf_validate_din_reason(s, len)) || len != 13)
+            return hf__reject(out, why ? why : HF_VR_DIN_FORMAT, ck->field, s, len);
         break;
     case HF__CK_PRODUCT_CODE:
         if ((why = hf_validate_product_code_reason(s, len)))

@@ -146,6 +146,8 @@ Test(normalize, event_date_is_the_stations_local_date)
 }
 
 static void bad_din(avro_value_t *r) { set_str(r, "din", "O123498654321"); }
+static void din_bad_check(avro_value_t *r) { set_str(r, "din", "G123498654321X"); }
+static void din_good_check(avro_value_t *r) { set_str(r, "din", "G123498654321H"); }
 static void bad_uuid(avro_value_t *r) { set_str(r, "event_id", "not-a-uuid"); }
 static void bad_province(avro_value_t *r) { set_str(r, "province_code", "99"); }
 static void bad_to_province(avro_value_t *r) { set_str(r, "to_province_code", "00"); }
@@ -166,6 +168,8 @@ static void expect_reason(void (*tweak)(avro_value_t *), const char *reason)
 Test(normalize, rejections_have_stable_reasons)
 {
     expect_reason(bad_din, "din_format");
+    expect_reason(din_bad_check, "din_check");
+    expect_reason(din_good_check, "din_format"); /* the contract carries 13 characters */
     expect_reason(bad_uuid, "event_id_format");
     expect_reason(bad_province, "province_unknown");
     expect_reason(bad_to_province, "province_unknown");
