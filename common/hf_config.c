@@ -71,6 +71,8 @@ static const hf__key_t hf__keys[] = {
      "Longest accepted input line/record."},
     {"publish.delivery_timeout_ms", HF_T_INT, "30000", 1000, 3600000, NULL, false,
      "How long the producer retries one send before the event is left in the spool."},
+    {"publish.source_system", HF_T_STR, "hemoflow-publish", 0, 0, NULL, false,
+     "source_system of records whose export has no source_system column."},
     /* consume */
     {"consume.group_id", HF_T_STR, "hemoflow-loader", 0, 0, NULL, false,
      "Kafka consumer group of the loader instances."},
