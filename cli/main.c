@@ -52,6 +52,7 @@ static const hf__cmd_t hf__cmds[] = {
     {"devbroker", hf_cmd_devbroker, "run an embedded Kafka-protocol broker for local use"},
     {"topics", hf_cmd_topics, "create the hemoflow.* topics on a Kafka cluster"},
     {"publish", hf_cmd_publish, "validate, pseudonymize, spool and send station exports"},
+    {"simulate", hf_cmd_simulate, "generate realistic traffic (with faults) and publish it"},
     {"schemas", hf_cmd_schemas, "list the Avro schema catalogue; check a new schema version"},
 };
 
