@@ -40,6 +40,9 @@ int hf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 int hf_cmd_devbroker(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_topics(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_publish(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_migrate(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_partitions(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_consume(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_schemas(hf_cli_t *cli, int argc, char **argv);
 

@@ -53,6 +53,9 @@ static const hf__cmd_t hf__cmds[] = {
     {"topics", hf_cmd_topics, "create the hemoflow.* topics on a Kafka cluster"},
     {"publish", hf_cmd_publish, "validate, pseudonymize, spool and send station exports"},
     {"simulate", hf_cmd_simulate, "generate realistic traffic (with faults) and publish it"},
+    {"migrate", hf_cmd_migrate, "create/upgrade the warehouse schema, roles and partitions"},
+    {"partitions", hf_cmd_partitions, "create warehouse partitions ahead, or list them"},
+    {"consume", hf_cmd_consume, "load events from Kafka into the warehouse, exactly once"},
     {"schemas", hf_cmd_schemas, "list the Avro schema catalogue; check a new schema version"},
 };
 

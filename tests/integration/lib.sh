@@ -45,7 +45,7 @@ t_setup_pipeline() {
   local name=$1 parts=${2:-3}
   T_DB="hf_it_${name}_$$"
   T_PREFIX="it-${name}-$$."
-  psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$T_DB\"" >/dev/null
+  psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$T_DB\"" >/dev/null 2>&1
   psql "$HF_PG_DSN" -XqAtc "CREATE DATABASE \"$T_DB\"" >/dev/null || t_fail "cannot create database $T_DB"
   T_DSN="host=$(t_pg_field host) port=$(t_pg_field port) dbname=$T_DB user=$(t_pg_field user)"
   export HEMOFLOW_PG_HOST=$(t_pg_field host) HEMOFLOW_PG_PORT=$(t_pg_field port)
@@ -67,3 +67,42 @@ t_sql() { psql "$T_DSN" -XqAt -v ON_ERROR_STOP=1 -c "$1"; }
 
 # t_json FILE EXPR: evaluate a Python expression over the JSON document `r`
 t_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# t_simulate REPORT ARGS...: publish simulated traffic through the station path
+t_simulate() {
+  local report=$1; shift
+  "$HF_BIN" simulate --end-date 2026-11-20 --days 60 --report "$report" "$@" \
+    >"$T_TMP/simulate.out" 2>"$T_TMP/simulate.err" \
+    || t_fail "simulate: $(tail -5 "$T_TMP/simulate.err")"
+}
+
+# t_consume_until_idle [LOG]: one consumer run until every partition is drained
+t_consume_until_idle() {
+  local log=${1:-$T_TMP/consume.final.err}
+  "$HF_BIN" consume --idle-exit 2500 >"$T_TMP/consume.out" 2>"$log" \
+    || t_fail "consume: $(tail -5 "$log")"
+}
+
+# t_check_warehouse REPORT: the warehouse holds exactly what simulate reports:
+# each distinct valid event once per table, each injected fault in
+# hf_quarantine under its reason, and hf_offsets covering every message.
+t_check_warehouse() {
+  local report=$1 table want got reason
+  for table in $(t_json "$report" "' '.join(r['expected_warehouse_rows'])"); do
+    want=$(t_json "$report" "r['expected_warehouse_rows']['$table']")
+    got=$(t_sql "SELECT count(*) FROM hemoflow.$table")
+    t_eq "$got" "$want" "rows in $table"
+    got=$(t_sql "SELECT count(DISTINCT event_id) FROM hemoflow.$table")
+    t_eq "$got" "$want" "distinct event_ids in $table"
+  done
+  for reason in $(t_json "$report" "' '.join(r['expected_quarantine_detail'])"); do
+    want=$(t_json "$report" "r['expected_quarantine_detail']['$reason']")
+    got=$(t_sql "SELECT count(*) FROM hemoflow.hf_quarantine WHERE reason_code = '$reason'")
+    t_eq "$got" "$want" "quarantined with reason $reason"
+  done
+  want=$(t_json "$report" "sum(r['expected_quarantine_detail'].values())")
+  t_eq "$(t_sql "SELECT count(*) FROM hemoflow.hf_quarantine")" "$want" "quarantine rows in all"
+  t_eq "$(t_sql "SELECT count(*) FROM (SELECT 1 FROM hemoflow.hf_quarantine GROUP BY topic, kafka_partition, kafka_offset HAVING count(*) > 1) d")" 0 "messages quarantined twice"
+  want=$(t_json "$report" "r['totals']['messages']")
+  t_eq "$(t_sql "SELECT coalesce(sum(next_offset), 0) FROM hemoflow.hf_offsets")" "$want" "offsets stored in hf_offsets"
+}

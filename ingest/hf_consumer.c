@@ -1,0 +1,708 @@
+/*
+ * hf_consumer — the consume loop: poll, decode, normalize, dedupe, batch,
+ * commit to PostgreSQL, then advise Kafka.
+ *
+ * State per owned partition (hf__part_t) tracks two offsets:
+ *   committed  the next offset stored in hf_offsets (PostgreSQL's truth),
+ *   pos        one past the last message taken into the current batch.
+ * A batch covers [committed, pos) of each partition it touched; committing it
+ * compare-and-sets committed -> pos in the same transaction as its rows.
+ *
+ * Transient failures (PostgreSQL down, serialization failure) pause every
+ * owned partition and retry the same batch with capped exponential backoff,
+ * polling Kafka meanwhile so the group membership stays alive. Messages that
+ * arrive while paused are dropped and their partition rewound afterwards.
+ * A rebalance that revokes partitions of the in-flight batch tries one commit
+ * and otherwise abandons the batch: nothing is stored for partitions no
+ * longer owned, and the next owner starts from hf_offsets.
+ */
+#include "hf_consumer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "hf_event_types.h"
+#include "hf_log.h"
+#include "hf_mem.h"
+#include "hf_normalize.h"
+#include "hf_warehouse.h"
+
+/* ==== state ==== */
+
+typedef struct hf__part_s {
+    char *topic;          /* owned */
+    int32_t partition;
+    int64_t committed;    /* next offset per hf_offsets; -1 = nothing stored yet */
+    int64_t pos;          /* next offset to take; -1 = nothing taken since assignment */
+    bool in_batch;        /* the current batch holds messages of this partition */
+    bool rewind;          /* messages were dropped while paused: seek back to pos */
+    bool eof;             /* reached the end of the partition at pos */
+} hf__part_t;
+
+typedef struct hf__idset_s {
+    uint8_t (*slot)[16];  /* open addressing; all-zero = empty */
+    size_t cap;           /* power of two, >= 2 x batch_max_rows */
+    size_t n;
+    bool has_zero;        /* the all-zero UUID was inserted */
+} hf__idset_t;
+
+struct hf_consumer_s {
+    hf_consumer_conf_t conf;
+    rd_kafka_t *rk;
+    hf_wh_t *wh;
+    hf_wh_batch_t *batch;
+    hf_decoder_t *dec;
+    hf_normalizer_t *norm;
+    hf__part_t *parts;         /* owned partitions */
+    size_t nparts, capparts;
+    hf__idset_t ids;           /* event_ids in the current batch */
+    /* batch accounting */
+    size_t batch_msgs, batch_bytes;
+    int64_t batch_started_ms;  /* monotonic ms of the batch's first message */
+    /* limits (from config) */
+    size_t max_rows, max_bytes, max_msg_bytes;
+    int64_t max_ms, backoff_max_ms, deadline_ms;
+    bool paused;               /* all owned partitions paused for a retry */
+    int64_t last_msg_ms;
+    bool fatal;                /* a permanent error ended the run */
+    char fatal_msg[640];
+    hf_consumer_stats_t stats;
+};
+
+/* ==== small helpers ==== */
+
+static int64_t hf__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t hf__wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool hf__stopping(const hf_consumer_t *c)
+{
+    return c->conf.stop && *c->conf.stop;
+}
+
+static void hf__idset_init(hf__idset_t *s, size_t rows)
+{
+    size_t cap = 64;
+    while (cap < rows * 2)
+        cap *= 2;
+    s->slot = hf_calloc(cap, 16);
+    s->cap = cap;
+}
+
+static void hf__idset_clear(hf__idset_t *s)
+{
+    if (s->n || s->has_zero)
+        memset(s->slot, 0, s->cap * 16);
+    s->n = 0;
+    s->has_zero = false;
+}
+
+/* Insert; false when already present. */
+static bool hf__idset_add(hf__idset_t *s, const uint8_t id[16])
+{
+    static const uint8_t zero[16];
+    if (memcmp(id, zero, 16) == 0) {
+        bool fresh = !s->has_zero;
+        s->has_zero = true;
+        return fresh;
+    }
+    uint64_t h;
+    memcpy(&h, id + 8, 8); /* UUID tails are random enough; mix anyway */
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (memcmp(s->slot[i], zero, 16) == 0) {
+            memcpy(s->slot[i], id, 16);
+            s->n++;
+            return true;
+        }
+        if (memcmp(s->slot[i], id, 16) == 0)
+            return false;
+    }
+}
+
+static hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+            return &c->parts[i];
+    return NULL;
+}
+
+static void hf__parts_clear(hf_consumer_t *c)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        hf_free(c->parts[i].topic);
+    c->nparts = 0;
+}
+
+static rd_kafka_topic_partition_list_t *hf__parts_list(const hf_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
+    for (size_t i = 0; i < c->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition);
+    return l;
+}
+
+static void hf__pause_all(hf_consumer_t *c, bool pause)
+{
+    if (c->paused == pause || c->nparts == 0) {
+        c->paused = pause;
+        return;
+    }
+    rd_kafka_topic_partition_list_t *l = hf__parts_list(c);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(c->rk, l)
+                                  : rd_kafka_resume_partitions(c->rk, l);
+    if (e)
+        hf_log_warn("consume.pause", "pause=%d err=\"%s\"", pause, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    c->paused = pause;
+}
+
+/* Seek partitions whose messages were dropped back to where the batch ends. */
+static void hf__rewind(hf_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (!p->rewind)
+            continue;
+        int64_t to = p->pos >= 0 ? p->pos : p->committed >= 0 ? p->committed
+                                                              : RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
+        p->rewind = false;
+        p->eof = false;
+    }
+    if (l->cnt > 0) {
+        rd_kafka_error_t *err = rd_kafka_seek_partitions(c->rk, l, 10000);
+        if (err) {
+            hf_log_warn("consume.rewind", "err=\"%s\"", rd_kafka_error_string(err));
+            rd_kafka_error_destroy(err);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ==== batches ==== */
+
+static void hf__batch_reset(hf_consumer_t *c)
+{
+    hf_wh_batch_reset(c->batch);
+    hf__idset_clear(&c->ids);
+    c->batch_msgs = c->batch_bytes = 0;
+    c->batch_started_ms = 0;
+    for (size_t i = 0; i < c->nparts; i++)
+        c->parts[i].in_batch = false;
+}
+
+/* Forget the batch: positions go back to what PostgreSQL holds. */
+static void hf__batch_abandon(hf_consumer_t *c, const char *why)
+{
+    if (c->batch_msgs)
+        hf_log_warn("consume.batch_abandoned", "messages=%zu reason=\"%s\"", c->batch_msgs, why);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_batch) {
+            p->pos = p->committed;
+            p->rewind = true;
+        }
+    }
+    hf__batch_reset(c);
+}
+
+static void hf__kafka_commit_advisory(hf_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].committed >= 0)
+            rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition)
+                ->offset = c->parts[i].committed;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1 /* async */);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            hf_log_debug("consume.kafka_commit", "err=\"%s\"", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* One attempt at committing the batch. */
+static hf_err_t hf__batch_commit_once(hf_consumer_t *c, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_batch) {
+            hf_err_t e = hf_wh_batch_set_offsets(c->batch, p->topic, p->partition, p->committed,
+                                                 p->pos, errstr, errstr_size);
+            if (e)
+                return e;
+        }
+    }
+    hf_wh_stats_t st;
+    hf_err_t err = hf_wh_batch_commit(c->batch, &st, errstr, errstr_size);
+    if (err)
+        return err;
+    c->stats.loaded += st.inserted;
+    c->stats.duplicates += st.duplicates;
+    c->stats.quarantined += st.quarantined;
+    c->stats.batches++;
+    hf_log_info("consume.batch_committed",
+                "messages=%zu inserted=%zu duplicates=%zu quarantined=%zu partitions_created=%zu",
+                c->batch_msgs, st.inserted, st.duplicates, st.quarantined, st.partitions_created);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_batch)
+            p->committed = p->pos;
+    }
+    return HF_OK;
+}
+
+static void hf__poll_while_waiting(hf_consumer_t *c, int64_t wait_ms);
+
+/* Commit the batch, retrying transient failures with backoff (partitions
+ * paused) until it succeeds, the batch becomes moot (rebalance/conflict), a
+ * permanent error occurs, or the deadline (absolute monotonic ms, 0 = none)
+ * passes. */
+static hf_err_t hf__batch_commit(hf_consumer_t *c, int64_t deadline_ms)
+{
+    if (c->batch_msgs == 0)
+        return HF_OK;
+    char err[512];
+    int64_t backoff = 100;
+    for (int attempt = 1;; attempt++) {
+        hf_err_t e = hf__batch_commit_once(c, err, sizeof(err));
+        if (e == HF_OK) {
+            hf__batch_reset(c);
+            hf__pause_all(c, false);
+            hf__rewind(c);
+            hf__kafka_commit_advisory(c);
+            return HF_OK;
+        }
+        if (e == HF_ERR_CONFLICT) {
+            c->stats.conflicts++;
+            hf_log_warn("consume.conflict", "msg=\"offsets moved under us: another instance "
+                        "owns a partition; abandoning the batch\" detail=\"%s\"", err);
+            /* Re-read the truth for every owned partition. */
+            for (size_t i = 0; i < c->nparts; i++) {
+                hf_wh_tp_t tp = {.topic = c->parts[i].topic, .partition = c->parts[i].partition};
+                if (hf_wh_offsets_get(c->wh, &tp, 1, err, sizeof(err)) == HF_OK)
+                    c->parts[i].committed = tp.next_offset;
+            }
+            hf__batch_abandon(c, "offset conflict");
+            hf__pause_all(c, false);
+            hf__rewind(c);
+            return HF_OK;
+        }
+        if (!hf_err_retriable(e)) {
+            snprintf(c->fatal_msg, sizeof(c->fatal_msg), "batch commit failed: %s", err);
+            c->fatal = true;
+            return e;
+        }
+        c->stats.retries++;
+        hf__pause_all(c, true);
+        int64_t now = hf__now_ms();
+        if (deadline_ms && now >= deadline_ms) {
+            hf__batch_abandon(c, "shutdown deadline passed while PostgreSQL was unavailable");
+            return HF_ERR_TIMEOUT;
+        }
+        hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" attempt=%d retry_in_ms=%"
+                    PRId64 " err=\"%s\"", attempt, backoff, err);
+        hf__poll_while_waiting(c, backoff);
+        if (c->batch_msgs == 0)
+            return HF_OK; /* a rebalance took the batch away meanwhile */
+        if (!deadline_ms && hf__stopping(c))
+            deadline_ms = hf__now_ms() + c->deadline_ms;
+        backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
+        if (hf_wh_reconnect(c->wh, err, sizeof(err)) != HF_OK)
+            hf_log_debug("consume.reconnect", "err=\"%s\"", err);
+    }
+}
+
+/* ==== messages ==== */
+
+static const char *hf__decode_reason(hf_err_t e)
+{
+    switch (e) {
+    case HF_ERR_BAD_MAGIC: return "bad_magic";
+    case HF_ERR_TRUNCATED: return "truncated";
+    case HF_ERR_OVERSIZE: return "oversize";
+    case HF_ERR_UNKNOWN_FINGERPRINT: return "unknown_fingerprint";
+    case HF_ERR_TRAILING: return "trailing_bytes";
+    default: return "decode";
+    }
+}
+
+static void hf__quarantine(hf_consumer_t *c, const rd_kafka_message_t *m, const char *event_type,
+                           const uint64_t *fp, const char *reason, const char *detail)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    hf_log_info("consume.quarantine", "topic=%s partition=%" PRId32 " offset=%" PRId64
+                " reason=%s detail=\"%s\"", topic, m->partition, m->offset, reason, detail);
+    hf_wh_quarantine_t q = {.topic = topic, .partition = m->partition, .offset = m->offset,
+                            .event_type = event_type, .has_fingerprint = fp != NULL,
+                            .fingerprint = fp ? *fp : 0, .reason_code = reason, .detail = detail,
+                            .raw = m->payload, .raw_len = m->len};
+    char err[256];
+    if (hf_wh_batch_add_quarantine(c->batch, &q, err, sizeof(err)) != HF_OK)
+        hf_log_error("consume.quarantine_failed", "topic=%s partition=%" PRId32 " offset=%" PRId64
+                     " err=\"%s\"", topic, m->partition, m->offset, err);
+}
+
+static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    hf__part_t *p = hf__part_find(c, topic, m->partition);
+    if (!p)
+        return; /* not ours (any more) */
+    if (c->paused) {
+        p->rewind = true; /* arrived while waiting for PostgreSQL: take it later */
+        return;
+    }
+    if (p->pos >= 0 && m->offset < p->pos)
+        return; /* already taken (a seek replayed it) */
+    if (c->batch_msgs == 0)
+        c->batch_started_ms = hf__now_ms();
+    p->pos = m->offset + 1;
+    p->in_batch = true;
+    p->eof = false;
+    c->batch_msgs++;
+    c->batch_bytes += m->len;
+    c->stats.messages++;
+
+    char err[256];
+    hf_decoded_t d;
+    hf_err_t e = hf_decoder_decode(c->dec, m->payload, m->len, c->max_msg_bytes, &d, err,
+                                   sizeof(err));
+    if (e) {
+        uint64_t fp = 0;
+        bool has_fp = m->len >= 10 && ((const uint8_t *)m->payload)[0] == 0xC3 &&
+                      ((const uint8_t *)m->payload)[1] == 0x01;
+        for (int i = 7; has_fp && i >= 0; i--)
+            fp = fp << 8 | ((const uint8_t *)m->payload)[2 + i];
+        hf__quarantine(c, m, NULL, has_fp ? &fp : NULL, hf__decode_reason(e), err);
+        return;
+    }
+    hf_norm_t n;
+    if (hf_normalize(c->norm, &d, hf__wall_us(), &n) != HF_OK) {
+        hf__quarantine(c, m, d.event_type->name, &d.fingerprint, n.reason, n.detail);
+        return;
+    }
+    if (!hf__idset_add(&c->ids, n.event_id)) {
+        c->stats.duplicates++;
+        return; /* the same event twice in one batch: keep the first */
+    }
+    e = hf_wh_batch_add_event(c->batch, &d, topic, m->partition, m->offset, m->payload, m->len,
+                              err, sizeof(err));
+    if (e) {
+        snprintf(c->fatal_msg, sizeof(c->fatal_msg),
+                 "event does not fit its table (run `hemoflow migrate`?): %s", err);
+        c->fatal = true;
+    }
+}
+
+/* ==== rebalancing ==== */
+
+static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
+{
+    char err[512];
+    int64_t backoff = 100;
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        hf_wh_tp_t q = {.topic = tp->topic, .partition = tp->partition, .next_offset = -1};
+        hf_err_t e;
+        while ((e = hf_wh_offsets_get(c->wh, &q, 1, err, sizeof(err))) &&
+               hf_err_retriable(e) && !hf__stopping(c)) {
+            hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL to read stored offsets\" "
+                        "topic=%s partition=%" PRId32 " err=\"%s\"", tp->topic, tp->partition, err);
+            struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
+            if (hf_wh_reconnect(c->wh, err, sizeof(err)) != HF_OK)
+                hf_log_debug("consume.reconnect", "err=\"%s\"", err);
+        }
+        if (e) {
+            /* Cannot know where to start: take nothing from it. */
+            hf_log_error("consume.assign", "topic=%s partition=%" PRId32 " err=\"%s\"", tp->topic,
+                         tp->partition, err);
+            tp->offset = RD_KAFKA_OFFSET_END;
+            if (!hf_err_retriable(e)) {
+                c->fatal = true;
+                snprintf(c->fatal_msg, sizeof(c->fatal_msg), "reading offsets: %s", err);
+            }
+            continue;
+        }
+        int64_t next = q.next_offset;
+        tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+        if (c->nparts == c->capparts) {
+            c->capparts = c->capparts ? c->capparts * 2 : 16;
+            c->parts = hf_realloc(c->parts, c->capparts * sizeof(*c->parts));
+        }
+        c->parts[c->nparts++] = (hf__part_t){.topic = hf_strdup(tp->topic),
+                                             .partition = tp->partition,
+                                             .committed = next, .pos = next};
+        hf_log_info("consume.assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64,
+                    tp->topic, tp->partition, next);
+    }
+    rd_kafka_assign(c->rk, l);
+    c->paused = false;
+}
+
+static void hf__on_revoke(hf_consumer_t *c)
+{
+    if (c->batch_msgs) {
+        /* Still the owner until we return: one try to finish the batch. */
+        char err[512];
+        hf_err_t e = hf__batch_commit_once(c, err, sizeof(err));
+        if (e) {
+            hf__batch_abandon(c, "partitions revoked");
+        } else {
+            hf__batch_reset(c);
+            hf__kafka_commit_advisory(c);
+        }
+    }
+    hf_log_info("consume.revoked", "partitions=%zu", c->nparts);
+    hf__parts_clear(c);
+    rd_kafka_assign(c->rk, NULL);
+    c->paused = false;
+}
+
+static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    (void)rk;
+    hf_consumer_t *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        hf__on_assign(c, l);
+    else
+        hf__on_revoke(c);
+}
+
+/* Serve the group (heartbeats, rebalances) for wait_ms without taking
+ * messages. */
+static void hf__poll_while_waiting(hf_consumer_t *c, int64_t wait_ms)
+{
+    int64_t until = hf__now_ms() + wait_ms;
+    for (int64_t now = hf__now_ms(); now < until; now = hf__now_ms()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, (int)(until - now));
+        if (m) {
+            if (!m->err) {
+                hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p)
+                    p->rewind = true;
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+}
+
+/* ==== lifecycle ==== */
+
+static hf_err_t hf__kafka_set(void *opaque, const char *name, const char *value)
+{
+    char err[256];
+    if (rd_kafka_conf_set(opaque, name, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        hf_log_error("consume.config", "key=kafka.%s err=\"%s\"", name, err);
+        return HF_ERR_CONFIG;
+    }
+    return HF_OK;
+}
+
+hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    const hf_config_t *cfg = conf->cfg;
+    hf_consumer_t *c = hf_calloc(1, sizeof(*c));
+    c->conf = *conf;
+    c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
+    c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
+    c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
+    c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
+    c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");
+    c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
+    hf__idset_init(&c->ids, c->max_rows);
+
+    hf_validate_rules_t rules;
+    if (hf_validate_rules_from_config(&rules, cfg, errstr, errstr_size) != HF_OK) {
+        hf_consumer_destroy(c);
+        return NULL;
+    }
+    c->norm = hf_normalizer_new(conf->cat, &rules);
+    c->dec = hf_decoder_new(conf->cat);
+    int64_t backoff = 100;
+    hf_err_t we;
+    while ((we = hf_wh_open(cfg, conf->cat, &c->wh, errstr, errstr_size)) != HF_OK) {
+        if (!hf_err_retriable(we) || hf__stopping(c)) {
+            hf_consumer_destroy(c);
+            return NULL;
+        }
+        hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" err=\"%s\"", errstr);
+        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
+    }
+    c->batch = hf_wh_batch_new(c->wh);
+
+    /* librdkafka: memory bounded by consume.memory_max_bytes (half for the
+     * prefetch queue, the rest for the batch being built). */
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int64_t mem = hf_config_int(cfg, "consume.memory_max_bytes");
+    char v[64];
+    snprintf(v, sizeof(v), "%" PRId64, mem / 2 / 1024 > 1024 ? mem / 2 / 1024 : 1024);
+    hf_err_t e = HF_OK;
+    e = e ? e : hf__kafka_set(kc, "queued.max.messages.kbytes", v);
+    snprintf(v, sizeof(v), "%" PRId64, mem / 4 > (1 << 20) ? mem / 4 : (1 << 20));
+    e = e ? e : hf__kafka_set(kc, "fetch.max.bytes", v);
+    e = e ? e : hf__kafka_set(kc, "max.partition.fetch.bytes", "1048576");
+    e = e ? e : hf__kafka_set(kc, "group.id", hf_config_str(cfg, "consume.group_id"));
+    e = e ? e : hf__kafka_set(kc, "enable.auto.commit", "false");
+    e = e ? e : hf__kafka_set(kc, "enable.auto.offset.store", "false");
+    e = e ? e : hf__kafka_set(kc, "auto.offset.reset", "earliest");
+    e = e ? e : hf__kafka_set(kc, "enable.partition.eof", "true");
+    e = e ? e : hf__kafka_set(kc, "client.id", "hemoflow-consume");
+    e = e ? e : hf_config_each_kafka(cfg, hf__kafka_set, kc); /* user settings win */
+    if (e) {
+        rd_kafka_conf_destroy(kc);
+        hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "invalid kafka.* setting (see log)");
+        hf_consumer_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(kc, hf_log_rdkafka_cb);
+    rd_kafka_conf_set_rebalance_cb(kc, hf__rebalance_cb);
+    rd_kafka_conf_set_opaque(kc, c);
+    char kerr[256];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));
+    if (!c->rk) {
+        rd_kafka_conf_destroy(kc);
+        hf_err_set(HF_ERR_KAFKA, errstr, errstr_size, "creating the Kafka consumer: %s", kerr);
+        hf_consumer_destroy(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+
+    /* Subscribe to every event type's topic. */
+    const char *prefix = hf_config_str(cfg, "topic.prefix");
+    rd_kafka_topic_partition_list_t *sub =
+        rd_kafka_topic_partition_list_new((int)hf_event_types_count);
+    for (size_t i = 0; i < hf_event_types_count; i++) {
+        char topic[256];
+        snprintf(topic, sizeof(topic), "%s%s", prefix, hf_event_types[i].snake);
+        rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t ke = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (ke) {
+        hf_err_set(HF_ERR_KAFKA, errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(ke));
+        hf_consumer_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static bool hf__all_eof(const hf_consumer_t *c)
+{
+    if (c->nparts == 0)
+        return false;
+    for (size_t i = 0; i < c->nparts; i++)
+        if (!c->parts[i].eof)
+            return false;
+    return true;
+}
+
+hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
+{
+    hf_log_info("consume.start", "group=%s batch_max_rows=%zu batch_max_ms=%" PRId64,
+                hf_config_str(c->conf.cfg, "consume.group_id"), c->max_rows, c->max_ms);
+    c->last_msg_ms = hf__now_ms();
+    bool broker_down_logged = false;
+    while (!c->fatal) {
+        if (hf__stopping(c)) {
+            hf_log_info("consume.stopping", "msg=\"draining the in-flight batch\" messages=%zu",
+                        c->batch_msgs);
+            (void)hf__batch_commit(c, hf__now_ms() + c->deadline_ms);
+            break;
+        }
+        int64_t now = hf__now_ms();
+        int timeout = 100;
+        if (c->batch_msgs) {
+            int64_t left = c->batch_started_ms + c->max_ms - now;
+            timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
+        if (m) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p && !p->rewind && (p->pos < 0 || m->offset >= p->pos))
+                    p->eof = true;
+            } else if (m->err) {
+                if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                    m->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+                    if (!broker_down_logged)
+                        hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" "
+                                    "err=\"%s\"", rd_kafka_message_errstr(m));
+                    broker_down_logged = true;
+                } else {
+                    hf_log_warn("consume.kafka_error", "err=\"%s\"", rd_kafka_message_errstr(m));
+                }
+            } else {
+                broker_down_logged = false;
+                c->last_msg_ms = hf__now_ms();
+                hf__take(c, m);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        now = hf__now_ms();
+        if (c->batch_msgs &&
+            (c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes ||
+             now - c->batch_started_ms >= c->max_ms || hf__all_eof(c))) {
+            hf_err_t e = hf__batch_commit(c, 0);
+            if (e && !hf_err_retriable(e))
+                break;
+        }
+        if (c->conf.idle_exit_ms > 0 && c->batch_msgs == 0 && hf__all_eof(c) &&
+            now - c->last_msg_ms >= c->conf.idle_exit_ms) {
+            hf_log_info("consume.idle", "msg=\"all partitions at their end; exiting\"");
+            break;
+        }
+    }
+    if (c->fatal)
+        return hf_err_set(HF_ERR_PG, errstr, errstr_size, "%s", c->fatal_msg);
+    return HF_OK;
+}
+
+void hf_consumer_stats(const hf_consumer_t *c, hf_consumer_stats_t *out)
+{
+    *out = c->stats;
+}
+
+void hf_consumer_destroy(hf_consumer_t *c)
+{
+    if (!c)
+        return;
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk); /* revokes: the rebalance callback runs */
+        rd_kafka_destroy(c->rk);
+    }
+    hf__parts_clear(c);
+    hf_free(c->parts);
+    hf_wh_batch_destroy(c->batch);
+    hf_wh_destroy(c->wh);
+    hf_decoder_destroy(c->dec);
+    hf_normalizer_destroy(c->norm);
+    hf_free(c->ids.slot);
+    hf_free(c);
+}

@@ -1,0 +1,59 @@
+/*
+ * hf_consumer — `hemoflow consume`: the consumer-group loop that moves
+ * events from every hemoflow.* topic into the warehouse exactly once.
+ *
+ * Guarantee: a message's effect (a fact row, a quarantine row, or nothing
+ * for a duplicate) and the partition's next offset are committed in one
+ * PostgreSQL transaction; on assignment the consumer seeks to the offsets
+ * stored in hemoflow.hf_offsets, and the offsets update is a compare-and-set,
+ * so a restarted, rebalanced or zombie instance can neither skip nor repeat a
+ * message. Kafka's own committed offsets follow after each PostgreSQL commit,
+ * for lag tools only.
+ */
+#ifndef HF_CONSUMER_H
+#define HF_CONSUMER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "hf_catalog.h"
+#include "hf_config.h"
+#include "hf_err.h"
+
+typedef struct hf_consumer_s hf_consumer_t;
+
+typedef struct hf_consumer_conf_s {
+    const hf_config_t *cfg;            /* borrowed; kafka.*, pg.*, consume.*, validate.* */
+    const hf_catalog_t *cat;           /* borrowed; must outlive the consumer */
+    int64_t idle_exit_ms;              /* > 0: return once every assigned partition is at its
+                                          end and nothing arrived for this long */
+    volatile sig_atomic_t *stop;       /* set by a signal handler: drain and return */
+} hf_consumer_conf_t;
+
+/* Connects to PostgreSQL (verifying the warehouse schema) and creates the
+ * Kafka consumer. NULL with errstr on failure. */
+hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Runs until *stop is set (the in-flight batch is committed within
+ * consume.shutdown_deadline_ms) or the idle condition holds. HF_OK on a clean
+ * stop; a permanent error otherwise (errstr says why). Transient errors are
+ * retried inside, never returned. */
+hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+typedef struct hf_consumer_stats_s {
+    uint64_t messages;     /* Kafka messages consumed */
+    uint64_t loaded;       /* fact rows inserted */
+    uint64_t duplicates;   /* skipped: already in the warehouse or repeated in a batch */
+    uint64_t quarantined;  /* rows written to hf_quarantine */
+    uint64_t batches;      /* committed transactions */
+    uint64_t retries;      /* transient failures retried */
+    uint64_t conflicts;    /* batches abandoned because another instance owned a partition */
+} hf_consumer_stats_t;
+
+void hf_consumer_stats(const hf_consumer_t *c, hf_consumer_stats_t *out);
+
+/* Closes the group membership (revoking cleanly) and frees; NULL no-op. */
+void hf_consumer_destroy(hf_consumer_t *c);
+
+#endif /* HF_CONSUMER_H */

@@ -1,0 +1,505 @@
+/*
+ * hf_wh_encode — fact-table layouts (read from the newest .avsc of each event
+ * type, with the logical types Avro C ignores) and the encoder from a decoded
+ * Avro record to one PostgreSQL binary COPY tuple.
+ *
+ * Binary COPY tuple (PostgreSQL "COPY ... (FORMAT binary)"): int16 field
+ * count, then per field int32 byte length (-1 = NULL) and the value in the
+ * type's binary send format, all integers big-endian:
+ *   integer int4; bigint int8; boolean 1 byte; double precision IEEE 754
+ *   float8; text the UTF-8 bytes; uuid 16 bytes; date int4 days since
+ *   2000-01-01; timestamptz int8 µs since 2000-01-01 00:00 UTC; text[]
+ *   int4 ndim (0 when empty, else 1), int4 has-null flag (0), int4 element
+ *   oid (25), then per dimension int4 size and int4 lower bound (1), then
+ *   per element int4 length + bytes.
+ * The stream starts with the 19-byte header (signature "PGCOPY\n\377\r\n\0",
+ * int4 flags 0, int4 extension length 0) and ends with int16 -1.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hf_wh_int.h"
+
+const unsigned char hf__copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n',
+                                           0,   0,   0,   0,   0,   0,   0,    0,    0};
+const unsigned char hf__copy_trailer[2] = {0xff, 0xff};
+
+const char *const hf__provinces[31] = {"11", "12", "13", "14", "15", "21", "22", "23",
+                                       "31", "32", "33", "34", "35", "36", "37", "41",
+                                       "42", "43", "44", "45", "46", "50", "51", "52",
+                                       "53", "54", "61", "62", "63", "64", "65"};
+
+/* ==== layout from the schema JSON ==== */
+
+const char *hf__wh_pgtype(hf__colkind_t k)
+{
+    switch (k) {
+    case HF__COL_UUID: return "uuid";
+    case HF__COL_TEXT: return "text";
+    case HF__COL_INT4: return "integer";
+    case HF__COL_INT8: return "bigint";
+    case HF__COL_DATE: return "date";
+    case HF__COL_TSTZ: return "timestamp with time zone";
+    case HF__COL_BOOL: return "boolean";
+    case HF__COL_FLOAT8: return "double precision";
+    case HF__COL_TEXTARR: return "text[]";
+    }
+    return "?";
+}
+
+/* Map one (non-union) Avro type JSON to a column kind. */
+static bool hf__kind_of(const json_t *t, hf__colkind_t *kind, bool *is_enum)
+{
+    *is_enum = false;
+    const char *prim = json_is_string(t) ? json_string_value(t) : NULL;
+    const char *logical = NULL;
+    if (json_is_object(t)) {
+        prim = json_string_value(json_object_get(t, "type"));
+        logical = json_string_value(json_object_get(t, "logicalType"));
+        if (prim && strcmp(prim, "enum") == 0) {
+            *kind = HF__COL_TEXT;
+            *is_enum = true;
+            return true;
+        }
+        if (prim && strcmp(prim, "array") == 0) {
+            const json_t *items = json_object_get(t, "items");
+            *kind = HF__COL_TEXTARR;
+            return json_is_string(items) && strcmp(json_string_value(items), "string") == 0;
+        }
+    }
+    if (!prim)
+        return false;
+    if (strcmp(prim, "string") == 0)
+        *kind = logical && strcmp(logical, "uuid") == 0 ? HF__COL_UUID : HF__COL_TEXT;
+    else if (strcmp(prim, "int") == 0)
+        *kind = logical && strcmp(logical, "date") == 0 ? HF__COL_DATE : HF__COL_INT4;
+    else if (strcmp(prim, "long") == 0)
+        *kind = logical && strcmp(logical, "timestamp-micros") == 0 ? HF__COL_TSTZ : HF__COL_INT8;
+    else if (strcmp(prim, "boolean") == 0)
+        *kind = HF__COL_BOOL;
+    else if (strcmp(prim, "double") == 0)
+        *kind = HF__COL_FLOAT8;
+    else
+        return false;
+    return true;
+}
+
+void hf__wh_table_clear(hf__table_t *t)
+{
+    for (size_t i = 0; i < t->nfields; i++)
+        hf_free(t->fields[i].name);
+    hf_free(t->fields);
+    hf_free(t->columns);
+    hf_free(t->copy_sql);
+    hf_free(t->stage_copy_sql);
+    memset(t, 0, sizeof(*t));
+}
+
+static char *hf__column_list(const hf__table_t *t)
+{
+    hf_buf_t b = {0};
+    hf_buf_append(&b, "event_date", 10);
+    for (size_t i = 0; i < t->nfields; i++) {
+        hf_buf_append(&b, ", ", 2);
+        hf_buf_append(&b, t->fields[i].name, strlen(t->fields[i].name));
+    }
+    static const char tail[] = ", kafka_partition, kafka_offset";
+    hf_buf_append(&b, tail, sizeof(tail)); /* with the NUL */
+    return (char *)b.data;
+}
+
+hf_err_t hf__wh_table_from_avsc(hf__table_t *t, const hf_event_type_t *et, int version,
+                                const char *path, char *errstr, size_t errstr_size)
+{
+    memset(t, 0, sizeof(*t));
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root)
+        return hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s:%d: %s", path, jerr.line,
+                          jerr.text);
+    hf_err_t err = HF_OK;
+    const json_t *fields = json_object_get(root, "fields");
+    if (!json_is_array(fields) || json_array_size(fields) == 0) {
+        err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s: no fields", path);
+        goto out;
+    }
+    t->et = et;
+    t->version = version;
+    t->i_province = t->i_occurred = t->i_utc_offset = -1;
+    t->fields = hf_calloc(json_array_size(fields), sizeof(hf__col_t));
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        const json_t *f = json_array_get(fields, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const json_t *type = json_object_get(f, "type");
+        hf__col_t *c = &t->fields[i];
+        if (!name || !type) {
+            err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s: field %zu has no name/type",
+                             path, i);
+            goto out;
+        }
+        c->name = hf_strdup(name);
+        t->nfields = i + 1;
+        if (json_is_array(type)) {
+            const json_t *b0 = json_array_get(type, 0);
+            if (json_array_size(type) != 2 || !json_is_string(b0) ||
+                strcmp(json_string_value(b0), "null") != 0) {
+                err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
+                                 "%s: field %s: only [\"null\", T] unions fit a column", path,
+                                 name);
+                goto out;
+            }
+            c->nullable = true;
+            type = json_array_get(type, 1);
+        }
+        if (!hf__kind_of(type, &c->kind, &c->is_enum)) {
+            err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
+                             "%s: field %s: type has no warehouse column mapping", path, name);
+            goto out;
+        }
+        if (strcmp(name, "province_code") == 0 && c->kind == HF__COL_TEXT && !c->nullable)
+            t->i_province = (int)i;
+        else if (strcmp(name, "occurred_at") == 0 && c->kind == HF__COL_TSTZ && !c->nullable)
+            t->i_occurred = (int)i;
+        else if (strcmp(name, "utc_offset_minutes") == 0 && c->kind == HF__COL_INT4 && !c->nullable)
+            t->i_utc_offset = (int)i;
+    }
+    if (t->i_province < 0 || t->i_occurred < 0 || t->i_utc_offset < 0) {
+        err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
+                         "%s: the envelope fields province_code (string), occurred_at "
+                         "(timestamp-micros), utc_offset_minutes (int) are required",
+                         path);
+        goto out;
+    }
+    t->columns = hf__column_list(t);
+    t->copy_sql = hf_asprintf("COPY hemoflow.%s (%s) FROM STDIN (FORMAT binary)", et->snake,
+                              t->columns);
+    t->stage_copy_sql = hf_asprintf("COPY pg_temp.hf_stage_%s (%s) FROM STDIN (FORMAT binary)",
+                                    et->snake, t->columns);
+out:
+    json_decref(root);
+    if (err)
+        hf__wh_table_clear(t);
+    return err;
+}
+
+/* ==== small encoders ==== */
+
+static inline void hf__put16(hf_buf_t *b, int16_t v)
+{
+    uint16_t u = (uint16_t)v;
+    unsigned char p[2] = {(unsigned char)(u >> 8), (unsigned char)u};
+    hf_buf_append(b, p, 2);
+}
+
+static inline void hf__put32(hf_buf_t *b, int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    unsigned char p[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16),
+                          (unsigned char)(u >> 8), (unsigned char)u};
+    hf_buf_append(b, p, 4);
+}
+
+static inline void hf__put64(hf_buf_t *b, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    unsigned char p[8];
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)u;
+        u >>= 8;
+    }
+    hf_buf_append(b, p, 8);
+}
+
+static inline void hf__put_text(hf_buf_t *b, const char *s, size_t n)
+{
+    hf__put32(b, (int32_t)n);
+    hf_buf_append(b, s, n);
+}
+
+static int hf__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool hf__wh_uuid_parse(const char *s, size_t len, unsigned char out[16])
+{
+    if (len != 36)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+            i++;
+            continue;
+        }
+        int hi = hf__hexval(s[i]), lo = hf__hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[o++] = (unsigned char)(hi << 4 | lo);
+        i += 2;
+    }
+    return o == 16;
+}
+
+static int64_t hf__floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out)
+{
+    int64_t local;
+    if (__builtin_add_overflow(occurred_us, (int64_t)utc_offset_minutes * INT64_C(60000000),
+                               &local))
+        return false;
+    int64_t days = hf__floordiv(local, INT64_C(86400000000));
+    if (days < INT32_MIN + HF__PG_EPOCH_DAYS || days > INT32_MAX)
+        return false;
+    *days_out = (int32_t)days;
+    return true;
+}
+
+/* Howard Hinnant's civil-date algorithms. */
+int32_t hf__wh_days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int32_t)(era * 146097 + (int)doe - 719468);
+}
+
+void hf__wh_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d)
+{
+    int64_t z = (int64_t)days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400) + (*m <= 2);
+}
+
+int32_t hf__wh_period_start(int32_t day, bool daily)
+{
+    if (daily)
+        return day;
+    int y;
+    unsigned m, d;
+    hf__wh_civil_from_days(day, &y, &m, &d);
+    return hf__wh_days_from_civil(y, m, 1);
+}
+
+/* ==== the row encoder ==== */
+
+/* Text of a string value without Avro C's trailing NUL. */
+static bool hf__get_text(avro_value_t *v, const char **s, size_t *n)
+{
+    size_t size = 0;
+    if (avro_value_get_string(v, s, &size) != 0)
+        return false;
+    if (size > 0 && (*s)[size - 1] == '\0')
+        size--;
+    *n = size;
+    return true;
+}
+
+#define HF__SHAPE(...) (hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, __VA_ARGS__), HF__ENC_SHAPE)
+#define HF__DATA(state, ...)                                                                       \
+    (memcpy(sqlstate, state, 6), hf_err_set(HF_ERR_INVALID, errstr, errstr_size, __VA_ARGS__),     \
+     HF__ENC_DATA)
+
+static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t *out,
+                                  char sqlstate[6], char *errstr, size_t errstr_size)
+{
+    avro_value_t branch;
+    if (c->nullable) {
+        if (avro_value_get_type(v) != AVRO_UNION || avro_value_get_current_branch(v, &branch) != 0)
+            return HF__SHAPE("field %s: expected a union with a branch set", c->name);
+        if (avro_value_get_type(&branch) == AVRO_NULL) {
+            hf__put32(out, -1);
+            return HF__ENC_OK;
+        }
+        v = &branch;
+    }
+    const char *s;
+    size_t n;
+    int32_t i32;
+    int64_t i64;
+    switch (c->kind) {
+    case HF__COL_TEXT:
+        if (c->is_enum) {
+            int idx;
+            if (avro_value_get_enum(v, &idx) != 0)
+                return HF__SHAPE("field %s: expected an enum", c->name);
+            s = avro_schema_enum_get(avro_value_get_schema(v), idx);
+            if (!s)
+                return HF__SHAPE("field %s: enum index %d out of range", c->name, idx);
+            n = strlen(s);
+        } else if (!hf__get_text(v, &s, &n)) {
+            return HF__SHAPE("field %s: expected a string", c->name);
+        }
+        if (n > INT32_MAX)
+            return HF__DATA("54000", "field %s: string too long", c->name);
+        hf__put_text(out, s, n);
+        return HF__ENC_OK;
+    case HF__COL_UUID: {
+        unsigned char u[16];
+        if (!hf__get_text(v, &s, &n))
+            return HF__SHAPE("field %s: expected a string", c->name);
+        if (!hf__wh_uuid_parse(s, n, u))
+            return HF__DATA("22P02", "field %s: invalid input syntax for type uuid: \"%.*s\"",
+                            c->name, (int)(n > 40 ? 40 : n), s);
+        hf__put32(out, 16);
+        hf_buf_append(out, u, 16);
+        return HF__ENC_OK;
+    }
+    case HF__COL_INT4:
+    case HF__COL_DATE:
+        if (avro_value_get_int(v, &i32) != 0)
+            return HF__SHAPE("field %s: expected an int", c->name);
+        if (c->kind == HF__COL_DATE) {
+            /* PostgreSQL dates run from 4714 BC to 5874897 AD. */
+            if (i32 < -2440588 || i32 >= 2147483494 - 2440588)
+                return HF__DATA("22008", "field %s: date out of range: %d", c->name, (int)i32);
+            i32 -= HF__PG_EPOCH_DAYS;
+        }
+        hf__put32(out, 4);
+        hf__put32(out, i32);
+        return HF__ENC_OK;
+    case HF__COL_INT8:
+    case HF__COL_TSTZ:
+        if (avro_value_get_long(v, &i64) != 0)
+            return HF__SHAPE("field %s: expected a long", c->name);
+        if (c->kind == HF__COL_TSTZ) {
+            /* PostgreSQL timestamps start at 4714-11-24 BC; every int64 µs
+             * value after that is within its range (294276 AD). */
+            if (i64 < INT64_C(-210866803200000000))
+                return HF__DATA("22008", "field %s: timestamp out of range: %lld", c->name,
+                                (long long)i64);
+            i64 -= HF__PG_EPOCH_US;
+        }
+        hf__put32(out, 8);
+        hf__put64(out, i64);
+        return HF__ENC_OK;
+    case HF__COL_BOOL: {
+        int bv;
+        if (avro_value_get_boolean(v, &bv) != 0)
+            return HF__SHAPE("field %s: expected a boolean", c->name);
+        unsigned char byte = bv ? 1 : 0;
+        hf__put32(out, 1);
+        hf_buf_append(out, &byte, 1);
+        return HF__ENC_OK;
+    }
+    case HF__COL_FLOAT8: {
+        double d;
+        if (avro_value_get_double(v, &d) != 0)
+            return HF__SHAPE("field %s: expected a double", c->name);
+        int64_t bits;
+        memcpy(&bits, &d, sizeof(bits));
+        hf__put32(out, 8);
+        hf__put64(out, bits);
+        return HF__ENC_OK;
+    }
+    case HF__COL_TEXTARR: {
+        size_t count;
+        if (avro_value_get_type(v) != AVRO_ARRAY || avro_value_get_size(v, &count) != 0)
+            return HF__SHAPE("field %s: expected an array", c->name);
+        size_t len_at = out->len;
+        hf__put32(out, 0); /* patched below */
+        hf__put32(out, count ? 1 : 0);
+        hf__put32(out, 0);
+        hf__put32(out, 25); /* text */
+        if (count) {
+            if (count > INT32_MAX / 8)
+                return HF__DATA("54000", "field %s: array too long", c->name);
+            hf__put32(out, (int32_t)count);
+            hf__put32(out, 1);
+        }
+        for (size_t i = 0; i < count; i++) {
+            avro_value_t elem;
+            if (avro_value_get_by_index(v, i, &elem, NULL) != 0 || !hf__get_text(&elem, &s, &n))
+                return HF__SHAPE("field %s: expected an array of strings", c->name);
+            hf__put_text(out, s, n);
+        }
+        size_t total = out->len - len_at - 4;
+        if (total > INT32_MAX)
+            return HF__DATA("54000", "field %s: array too large", c->name);
+        unsigned char *p = out->data + len_at;
+        p[0] = (unsigned char)(total >> 24);
+        p[1] = (unsigned char)(total >> 16);
+        p[2] = (unsigned char)(total >> 8);
+        p[3] = (unsigned char)total;
+        return HF__ENC_OK;
+    }
+    }
+    return HF__SHAPE("field %s: unknown column kind", c->name);
+}
+
+hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka_partition,
+                            int64_t kafka_offset, hf_buf_t *out, hf__rowkey_t *key,
+                            char sqlstate[6], char *errstr, size_t errstr_size)
+{
+    size_t start = out->len;
+    size_t count = 0;
+    sqlstate[0] = '\0';
+    if (avro_value_get_type(v) != AVRO_RECORD || avro_value_get_size(v, &count) != 0 ||
+        count != t->nfields)
+        return HF__SHAPE("%s: value has %zu fields, the table's schema v%d has %zu",
+                         t->et->snake, count, t->version, t->nfields);
+
+    /* The partition key first: province, occurred_at, utc_offset_minutes. */
+    avro_value_t f;
+    const char *prov;
+    size_t prov_len;
+    int32_t offset_min;
+    if (avro_value_get_by_index(v, (size_t)t->i_province, &f, NULL) != 0 ||
+        !hf__get_text(&f, &prov, &prov_len) ||
+        avro_value_get_by_index(v, (size_t)t->i_occurred, &f, NULL) != 0 ||
+        avro_value_get_long(&f, &key->occurred_us) != 0 ||
+        avro_value_get_by_index(v, (size_t)t->i_utc_offset, &f, NULL) != 0 ||
+        avro_value_get_int(&f, &offset_min) != 0)
+        return HF__SHAPE("%s: envelope fields do not have their schema types", t->et->snake);
+    key->province[0] = prov_len > 0 ? prov[0] : '?';
+    key->province[1] = prov_len > 1 ? prov[1] : '?';
+    key->province_ok = prov_len == 2 && prov[0] >= '0' && prov[0] <= '9' && prov[1] >= '0' &&
+                       prov[1] <= '9';
+    if (!hf__wh_local_date(key->occurred_us, offset_min, &key->event_date) ||
+        key->event_date < -2440588 || key->event_date >= 2147483494 - 2440588)
+        return HF__DATA("22008", "%s: occurred_at %lld + utc_offset_minutes %d is out of range",
+                        t->et->snake, (long long)key->occurred_us, (int)offset_min);
+
+    hf_buf_reserve(out, 16 + t->nfields * 24);
+    hf__put16(out, (int16_t)(t->nfields + 3));
+    hf__put32(out, 4);
+    hf__put32(out, key->event_date - HF__PG_EPOCH_DAYS);
+    for (size_t i = 0; i < t->nfields; i++) {
+        if (avro_value_get_by_index(v, i, &f, NULL) != 0) {
+            out->len = start;
+            return HF__SHAPE("%s: no field %zu", t->et->snake, i);
+        }
+        hf__enc_t r = hf__encode_value(&t->fields[i], &f, out, sqlstate, errstr, errstr_size);
+        if (r != HF__ENC_OK) {
+            out->len = start;
+            return r;
+        }
+    }
+    hf__put32(out, 4);
+    hf__put32(out, kafka_partition);
+    hf__put32(out, 8);
+    hf__put64(out, kafka_offset);
+    return HF__ENC_OK;
+}

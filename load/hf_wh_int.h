@@ -1,0 +1,169 @@
+/*
+ * hf_wh_int — what the files of load/ share and the unit tests reach into:
+ * the fact-table layout, the binary COPY row encoder, PostgreSQL error
+ * classification and connection helpers. Not a public API (hf__ names).
+ */
+#ifndef HF_WH_INT_H
+#define HF_WH_INT_H
+
+#include <avro.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hf_catalog.h"
+#include "hf_err.h"
+#include "hf_event_types.h"
+#include "hf_mem.h"
+#include "hf_warehouse.h"
+
+/* ==== layout ==== */
+
+/* How a column travels in binary COPY; decided by the Avro type plus its
+ * logicalType, and equal to the PostgreSQL column type verified at connect. */
+typedef enum hf__colkind_e {
+    HF__COL_UUID,    /* string/uuid          -> uuid */
+    HF__COL_TEXT,    /* string, enum         -> text */
+    HF__COL_INT4,    /* int                  -> integer */
+    HF__COL_INT8,    /* long                 -> bigint */
+    HF__COL_DATE,    /* int/date             -> date */
+    HF__COL_TSTZ,    /* long/timestamp-micros-> timestamptz */
+    HF__COL_BOOL,    /* boolean              -> boolean */
+    HF__COL_FLOAT8,  /* double               -> double precision */
+    HF__COL_TEXTARR, /* array<string>        -> text[] */
+} hf__colkind_t;
+
+typedef struct hf__col_s {
+    char *name;        /* owned */
+    hf__colkind_t kind;
+    bool is_enum;      /* HF__COL_TEXT from an Avro enum */
+    bool nullable;     /* ["null", T] */
+} hf__col_t;
+
+/* One fact table: the fields of the newest schema of its event type. */
+typedef struct hf__table_s {
+    const hf_event_type_t *et; /* static table entry */
+    int version;               /* newest schema version */
+    size_t nfields;
+    hf__col_t *fields;         /* owned, nfields, in schema order */
+    int i_province, i_occurred, i_utc_offset; /* field indexes, -1 = absent */
+    char *columns;             /* "event_date, <fields>, kafka_partition, kafka_offset" */
+    char *copy_sql;            /* COPY hemoflow.<t> (cols) FROM STDIN (FORMAT binary) */
+    char *stage_copy_sql;      /* same into pg_temp.hf_stage_<t> */
+} hf__table_t;
+
+/* Name of a column kind as format_type() prints it ("timestamp with time zone"). */
+const char *hf__wh_pgtype(hf__colkind_t k);
+
+/* Read the schema JSON at path (an .avsc) into t->fields/nfields and the
+ * special indexes. HF_ERR_SCHEMA with errstr for a type the warehouse cannot
+ * hold. */
+hf_err_t hf__wh_table_from_avsc(hf__table_t *t, const hf_event_type_t *et, int version,
+                                const char *path, char *errstr, size_t errstr_size);
+void hf__wh_table_clear(hf__table_t *t);
+
+/* ==== binary COPY encoding ==== */
+
+/* PostgreSQL epoch (2000-01-01) minus Unix epoch, in days and µs. */
+#define HF__PG_EPOCH_DAYS 10957
+#define HF__PG_EPOCH_US INT64_C(946684800000000)
+
+extern const unsigned char hf__copy_header[19];
+extern const unsigned char hf__copy_trailer[2];
+
+/* Parse 8-4-4-4-12 hex text (either case) into 16 bytes; false when bad. */
+bool hf__wh_uuid_parse(const char *s, size_t len, unsigned char out[16]);
+
+/* Station-local calendar date of an instant: floor((occurred_us +
+ * utc_offset_minutes * 60e6) / 86400e6), as days since 1970-01-01. false on
+ * overflow. */
+bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out);
+
+/* Days since 1970-01-01 <-> civil date (proleptic Gregorian). */
+int32_t hf__wh_days_from_civil(int y, unsigned m, unsigned d);
+void hf__wh_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d);
+
+/* What a row needs besides its COPY bytes. */
+typedef struct hf__rowkey_s {
+    char province[2];
+    bool province_ok;    /* exactly two ASCII digits */
+    int32_t event_date;  /* days since 1970-01-01 (local date) */
+    int64_t occurred_us; /* µs since 1970 */
+} hf__rowkey_t;
+
+typedef enum hf__enc_e {
+    HF__ENC_OK = 0,
+    HF__ENC_DATA,  /* a value PostgreSQL would reject: quarantine (sqlstate set) */
+    HF__ENC_SHAPE, /* the value does not have the table's shape */
+} hf__enc_t;
+
+/* Append one binary COPY tuple for record v (an instance of t's schema) to
+ * out: event_date, the fields, kafka_partition, kafka_offset. On anything
+ * but HF__ENC_OK out->len is restored, errstr says why, and for
+ * HF__ENC_DATA sqlstate (6 bytes) holds the SQLSTATE PostgreSQL would use. */
+hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka_partition,
+                            int64_t kafka_offset, hf_buf_t *out, hf__rowkey_t *key,
+                            char sqlstate[6], char *errstr, size_t errstr_size);
+
+/* ==== PostgreSQL helpers ==== */
+
+/* Classify a failed result (res may be NULL): HF_ERR_PG_TRANSIENT,
+ * HF_ERR_PG_DATA (22xxx/23xxx) or HF_ERR_PG. Fills errstr with
+ * "<what>: <message> (SQLSTATE xxxxx)" and sqlstate (may be NULL; 6 bytes,
+ * "" when none). Does not PQclear. */
+hf_err_t hf__pg_fail(PGconn *conn, const PGresult *res, const char *what, char sqlstate[6],
+                     char *errstr, size_t errstr_size);
+
+/* Connect with conninfo, application_name app (unless conninfo has one).
+ * On failure HF_ERR_PG_TRANSIENT and errstr. *out is NULL on failure. */
+hf_err_t hf__pg_connect(const char *conninfo, const char *app, PGconn **out, char *errstr,
+                        size_t errstr_size);
+
+/* Run sql (no parameters, no result rows wanted). */
+hf_err_t hf__pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size);
+
+/* The 31 mainland province codes (GB/T 2260). */
+extern const char *const hf__provinces[31];
+
+/* ==== the connection (hf_wh_conn.c) ==== */
+
+struct hf_wh_s {
+    char *conninfo;            /* pg.* settings, owned */
+    bool daily;                /* partition granularity: day (true) or month */
+    const hf_catalog_t *cat;   /* borrowed */
+    PGconn *conn;              /* NULL when disconnected */
+    size_t ntables;            /* = hf_event_types_count */
+    hf__table_t tables[HF_WH_MAX_TABLES]; /* indexed like hf_event_types */
+    uint8_t dup_streak[HF_WH_MAX_TABLES]; /* batches left that go straight to the slow path */
+    uint64_t *parts;           /* known leaf partitions: open-addressing set, 0 = empty */
+    size_t parts_cap, parts_n;
+};
+
+/* Packed (table index, province, period start) partition key; never 0. */
+static inline uint64_t hf__wh_part_key(size_t table, const char prov[2], int32_t period)
+{
+    return (uint64_t)(table + 1) << 48 | (uint64_t)(unsigned char)prov[0] << 40 |
+           (uint64_t)(unsigned char)prov[1] << 32 | (uint32_t)period;
+}
+bool hf__wh_part_known(const hf_wh_t *wh, uint64_t key);
+void hf__wh_part_add(hf_wh_t *wh, uint64_t key);
+void hf__wh_part_forget_all(hf_wh_t *wh);
+
+/* Array literal helpers: append a text element "..." (quoted) to b. */
+void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n);
+
+/* ==== partitions (hf_wh_pg.c) ==== */
+
+/* Call hemoflow.hf_ensure_partition(table, province, day) for every day of
+ * days[n] (days since 1970) in one autocommit statement. *created (may be
+ * NULL) receives how many calls created something. */
+hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *province,
+                                  const int32_t *days, size_t n, size_t *created, char *errstr,
+                                  size_t errstr_size);
+
+/* Start of the partition period holding day: the day itself (daily) or the
+ * first of its month. */
+int32_t hf__wh_period_start(int32_t day, bool daily);
+
+#endif /* HF_WH_INT_H */

@@ -1,0 +1,1182 @@
+/*
+ * Integration: the warehouse against the real PostgreSQL of deploy/test.sh —
+ * migrations, roles, partitions (ahead, on demand, daily, concurrent), and
+ * the loader's batch commit: fast path, resend slow path, quarantine of
+ * rows PostgreSQL refuses, offsets compare-and-set, transient errors and
+ * reconnect, the _current views. Every test works in its own database,
+ * created and dropped here; counts are asserted exactly.
+ */
+#include <avro.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hf_catalog.h"
+#include "hf_config.h"
+#include "hf_it.h"
+#include "hf_log.h"
+#include "hf_mem.h"
+#include "hf_migrate.h"
+#include "hf_warehouse.h"
+
+#define US_PER_DAY INT64_C(86400000000)
+
+/* ==== databases ==== */
+
+static char *dsn_for(const char *db)
+{
+    const char *dsn = hf_it_env("HF_PG_DSN");
+    return hf_asprintf("%s dbname=%s", dsn, db);
+}
+
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+static PGconn *conn_for(const char *db)
+{
+    char *dsn = dsn_for(db);
+    PGconn *c = PQconnectdb(dsn);
+    hf_free(dsn);
+    cr_assert(PQstatus(c) == CONNECTION_OK, "connect %s: %s", db, PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet, NULL);
+    return c;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType s = PQresultStatus(r);
+    cr_assert(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK, "%s: %s", sql,
+              PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* The SQLSTATE sql fails with ("" when it succeeds). */
+static const char *exec_state(PGconn *c, const char *sql)
+{
+    static char st[6];
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType s = PQresultStatus(r);
+    const char *e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(st, sizeof(st), "%s", (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? "" : e);
+    PQclear(r);
+    return st;
+}
+
+static long long q1(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
+              PQresultErrorMessage(r));
+    long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+static char *q1s(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
+              PQresultErrorMessage(r));
+    char *v = hf_strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void db_recreate(const char *db)
+{
+    PGconn *c = conn_for("postgres");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    exec_ok(c, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+    exec_ok(c, sql);
+    PQfinish(c);
+}
+
+static void db_drop(const char *db)
+{
+    PGconn *c = conn_for("postgres");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    exec_ok(c, sql);
+    PQfinish(c);
+}
+
+static void set_ok(hf_config_t *cfg, const char *k, const char *v)
+{
+    char err[256];
+    cr_assert_eq(hf_config_set(cfg, k, v, "test", err, sizeof(err)), HF_OK, "%s", err);
+}
+
+/* Config for database db: the pg.* of HF_PG_DSN with another dbname. */
+static hf_config_t *cfg_for(const char *db, const char *granularity, int ahead)
+{
+    hf_log_init(HF_LOG_WARN, stderr);
+    hf_config_t *cfg = hf_config_new();
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(hf_it_env("HF_PG_DSN"), &perr);
+    cr_assert(opts, "HF_PG_DSN: %s", perr ? perr : "?");
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (o->val && *o->val && strcmp(o->keyword, "dbname") != 0) {
+            char key[64];
+            snprintf(key, sizeof(key), "pg.%s", o->keyword);
+            set_ok(cfg, key, o->val);
+        }
+    }
+    PQconninfoFree(opts);
+    set_ok(cfg, "pg.dbname", db);
+    set_ok(cfg, "warehouse.partition_granularity", granularity);
+    char a[16];
+    snprintf(a, sizeof(a), "%d", ahead);
+    set_ok(cfg, "warehouse.partitions_ahead", a);
+    return cfg;
+}
+
+static void migrate_ok(const hf_config_t *cfg)
+{
+    char err[1024];
+    hf_err_t e = hf_migrate_run(cfg, false, NULL, err, sizeof(err));
+    cr_assert_eq(e, HF_OK, "migrate: %s: %s", hf_err_name(e), err);
+}
+
+/* A fresh migrated database. */
+static hf_config_t *fresh(const char *db, const char *granularity, int ahead)
+{
+    db_recreate(db);
+    hf_config_t *cfg = cfg_for(db, granularity, ahead);
+    migrate_ok(cfg);
+    return cfg;
+}
+
+/* ==== events ==== */
+
+typedef struct ev_s {
+    hf_catalog_t *cat;
+    const hf_event_type_t *et;
+    avro_value_iface_t *iface;
+    avro_value_t val;
+    uint64_t fp;
+    hf_decoded_t dec;
+    hf_buf_t raw;
+} ev_t;
+
+static hf_catalog_t *catalog(void)
+{
+    char err[512];
+    char *dir = hf_asprintf("%s/schemas/avro", hf_it_env("HF_SOURCE_DIR"));
+    hf_catalog_t *cat = hf_catalog_load(dir, err, sizeof(err));
+    hf_free(dir);
+    cr_assert(cat, "catalogue: %s", err);
+    return cat;
+}
+
+static void ev_init(ev_t *e, hf_catalog_t *cat, const char *type)
+{
+    memset(e, 0, sizeof(*e));
+    e->cat = cat;
+    e->et = hf_event_type_find(type);
+    avro_schema_t s = hf_catalog_schema(cat, type, 0, &e->fp);
+    cr_assert(s && e->et, "schema %s", type);
+    e->iface = avro_generic_class_from_schema(s);
+    cr_assert_eq(avro_generic_value_new(e->iface, &e->val), 0);
+    e->dec.event_type = e->et;
+    e->dec.fingerprint = e->fp;
+    e->dec.value = &e->val;
+}
+
+static void ev_free(ev_t *e)
+{
+    avro_value_decref(&e->val);
+    avro_value_iface_decref(e->iface);
+    hf_buf_free(&e->raw);
+}
+
+static avro_value_t fld(ev_t *e, const char *name)
+{
+    avro_value_t f;
+    cr_assert_eq(avro_value_get_by_name(&e->val, name, &f, NULL), 0, "no field %s", name);
+    return f;
+}
+
+static void set_str(ev_t *e, const char *name, const char *v)
+{
+    avro_value_t f = fld(e, name), b;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        if (!v) {
+            cr_assert_eq(avro_value_set_branch(&f, 0, &b), 0);
+            avro_value_set_null(&b);
+            return;
+        }
+        cr_assert_eq(avro_value_set_branch(&f, 1, &b), 0);
+        f = b;
+    }
+    cr_assert_eq(avro_value_set_string(&f, v), 0, "%s", name);
+}
+
+static void set_enum(ev_t *e, const char *name, const char *sym)
+{
+    avro_value_t f = fld(e, name);
+    int idx = avro_schema_enum_get_by_name(avro_value_get_schema(&f), sym);
+    cr_assert(idx >= 0, "%s: no symbol %s", name, sym);
+    cr_assert_eq(avro_value_set_enum(&f, idx), 0);
+}
+
+/* Fill every field with a plausible value of its type. */
+static void fill_value(avro_value_t *v, const char *name)
+{
+    avro_value_t b;
+    switch (avro_value_get_type(v)) {
+    case AVRO_STRING: avro_value_set_string(v, "x"); break;
+    case AVRO_INT32: avro_value_set_int(v, 400); break;
+    case AVRO_INT64: avro_value_set_long(v, INT64_C(1772329800000000)); break;
+    case AVRO_BOOLEAN: avro_value_set_boolean(v, 1); break;
+    case AVRO_DOUBLE: avro_value_set_double(v, 61.5); break;
+    case AVRO_ENUM: avro_value_set_enum(v, 0); break;
+    case AVRO_UNION:
+        avro_value_set_branch(v, 0, &b);
+        avro_value_set_null(&b);
+        break;
+    case AVRO_ARRAY:
+        avro_value_reset(v);
+        for (int i = 0; i < 2; i++) {
+            avro_value_append(v, &b, NULL);
+            avro_value_set_string(&b, i ? "J320126000102" : "J320126000101");
+        }
+        break;
+    default: cr_assert_fail("field %s: type not handled by the test filler", name);
+    }
+}
+
+static uint64_t g_seq;
+
+/* Build event number id of e's type: province, occurred_at, op. */
+static void ev_make(ev_t *e, unsigned id, const char *prov, int64_t occurred_us, const char *op,
+                    unsigned supersedes)
+{
+    size_t n;
+    avro_value_get_size(&e->val, &n);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t f;
+        const char *name;
+        avro_value_get_by_index(&e->val, i, &f, &name);
+        fill_value(&f, name);
+    }
+    char uuid[40];
+    snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012x", id);
+    set_str(e, "event_id", uuid);
+    set_str(e, "event_type", e->et->name);
+    set_str(e, "province_code", prov);
+    char fac[16];
+    snprintf(fac, sizeof(fac), "%.2s010001", prov);
+    set_str(e, "facility_id", fac);
+    avro_value_t f = fld(e, "occurred_at");
+    avro_value_set_long(&f, occurred_us);
+    f = fld(e, "utc_offset_minutes");
+    avro_value_set_int(&f, 480);
+    f = fld(e, "schema_version");
+    avro_value_set_int(&f, 1);
+    if (supersedes) {
+        snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012x", supersedes);
+        set_str(e, "supersedes_event_id", uuid);
+    }
+    set_enum(e, "op", op ? op : "create");
+    hf_buf_reset(&e->raw);
+    char err[256];
+    cr_assert_eq(hf_catalog_encode(e->cat, &e->val, e->fp, &e->raw, err, sizeof(err)), HF_OK,
+                 "encode: %s", err);
+    g_seq++;
+}
+
+static void add_ok(hf_wh_batch_t *b, ev_t *e, const char *topic, int32_t part, int64_t off)
+{
+    char err[512];
+    hf_err_t r = hf_wh_batch_add_event(b, &e->dec, topic, part, off, e->raw.data, e->raw.len,
+                                       err, sizeof(err));
+    cr_assert_eq(r, HF_OK, "add_event: %s", err);
+}
+
+static void offsets_ok(hf_wh_batch_t *b, const char *topic, int32_t part, int64_t exp,
+                       int64_t next)
+{
+    char err[256];
+    cr_assert_eq(hf_wh_batch_set_offsets(b, topic, part, exp, next, err, sizeof(err)), HF_OK,
+                 "%s", err);
+}
+
+static hf_wh_t *wh_open(const hf_config_t *cfg, const hf_catalog_t *cat)
+{
+    hf_wh_t *wh = NULL;
+    char err[1024];
+    hf_err_t e = hf_wh_open(cfg, cat, &wh, err, sizeof(err));
+    cr_assert_eq(e, HF_OK, "hf_wh_open: %s: %s", hf_err_name(e), err);
+    return wh;
+}
+
+static void commit_ok(hf_wh_batch_t *b, hf_wh_stats_t *st)
+{
+    char err[1024];
+    hf_err_t e = hf_wh_batch_commit(b, st, err, sizeof(err));
+    cr_assert_eq(e, HF_OK, "commit: %s: %s", hf_err_name(e), err);
+}
+
+/* 2026-03-01T09:30:00+08:00 */
+#define T0 INT64_C(1772328600000000)
+#define DC_TOPIC "hemoflow.donation_collected"
+#define DC 2 /* index of donation_collected in hf_event_types */
+
+/* n DonationCollected events with ids base.., offsets off0..; province and
+ * time follow from the id (three provinces, 40 days over two months), so
+ * adding an id again is an exact resend. */
+static void add_dc(hf_wh_batch_t *b, ev_t *e, unsigned base, unsigned n, int64_t off0)
+{
+    static const char *const provs[] = {"32", "51", "11"};
+    for (unsigned i = 0; i < n; i++) {
+        unsigned id = base + i;
+        int64_t t = T0 + (int64_t)(id % 40) * US_PER_DAY + (int64_t)id * 1000000;
+        ev_make(e, id, provs[id % 3], t, "create", 0);
+        add_ok(b, e, DC_TOPIC, 0, off0 + i);
+    }
+}
+
+/* ==== migrations ==== */
+
+Test(warehouse, migrate_from_empty_then_idempotent, .timeout = 300)
+{
+    const char *db = "hf_it_wh_migrate";
+    hf_config_t *cfg = fresh(db, "month", 3);
+    PGconn *c = conn_for(db);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 1);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_fact_tables"), 10);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
+                       " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'v'"),
+                 10);
+    const char *leaves = "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
+                         " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'r'"
+                         " AND relispartition";
+    cr_assert_eq(q1(c, leaves), 10 * 31 * 4);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
+                       " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'p'"
+                       " AND relispartition"),
+                 10 * 31);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_settings WHERE key ="
+                       " 'partition_granularity' AND value = 'month'"),
+                 1);
+    /* the current month's partition exists for every table and province */
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_p__\\_' ||"
+                       " to_char(current_date, 'YYYY_MM')"),
+                 310);
+
+    /* second run: nothing applied, nothing created */
+    char out[4096] = "";
+    FILE *f = fmemopen(out, sizeof(out), "w");
+    char err[1024];
+    cr_assert_eq(hf_migrate_run(cfg, false, f, err, sizeof(err)), HF_OK, "%s", err);
+    fclose(f);
+    cr_assert(strstr(out, "up to date at version 0001"), "%s", out);
+    cr_assert(strstr(out, ": 0 created"), "%s", out);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 1);
+    cr_assert_eq(q1(c, leaves), 10 * 31 * 4);
+
+    /* migrate refuses a granularity change */
+    set_ok(cfg, "warehouse.partition_granularity", "day");
+    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_CONFIG);
+    cr_assert(strstr(err, "granularity"), "%s", err);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, migrate_dry_run_changes_nothing, .timeout = 120)
+{
+    const char *db = "hf_it_wh_dry";
+    db_recreate(db);
+    hf_config_t *cfg = cfg_for(db, "month", 0);
+    char out[1024] = "", err[1024];
+    FILE *f = fmemopen(out, sizeof(out), "w");
+    cr_assert_eq(hf_migrate_run(cfg, true, f, err, sizeof(err)), HF_OK, "%s", err);
+    fclose(f);
+    cr_assert(strstr(out, "would apply 0001_warehouse.sql"), "%s", out);
+    PGconn *c = conn_for(db);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'hemoflow'"), 0);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, migrate_refuses_newer_database, .timeout = 120)
+{
+    const char *db = "hf_it_wh_newer";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    PGconn *c = conn_for(db);
+    exec_ok(c, "INSERT INTO hemoflow.hf_schema_migrations (version, name, sha256)"
+               " VALUES (9999, 'from_the_future', 'x')");
+    char err[1024];
+    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "9999_from_the_future") && strstr(err, "newer"), "%s", err);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+static void copy_file(const char *from, const char *to, const char *append)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    cr_assert(in && out, "copy %s -> %s", from, to);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (append)
+        fputs(append, out);
+    fclose(in);
+    fclose(out);
+}
+
+Test(warehouse, migrate_refuses_edited_and_applies_new, .timeout = 120)
+{
+    const char *db = "hf_it_wh_edited";
+    char dir[] = "/tmp/hf-it-sql.XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char *src = hf_asprintf("%s/schemas/sql/0001_warehouse.sql", hf_it_env("HF_SOURCE_DIR"));
+    char *dst = hf_asprintf("%s/0001_warehouse.sql", dir);
+    char *dst2 = hf_asprintf("%s/0002_extra.sql", dir);
+    copy_file(src, dst, NULL);
+    db_recreate(db);
+    hf_config_t *cfg = cfg_for(db, "month", 0);
+    set_ok(cfg, "warehouse.sql_dir", dir);
+    migrate_ok(cfg);
+
+    /* a new migration is applied once */
+    FILE *f = fopen(dst2, "w");
+    fputs("CREATE TABLE hemoflow.extra (id int);\n", f);
+    fclose(f);
+    migrate_ok(cfg);
+    migrate_ok(cfg);
+    PGconn *c = conn_for(db);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
+
+    /* editing an applied file is refused, nothing changes */
+    copy_file(src, dst, "-- an innocent-looking edit\n");
+    char err[1024];
+    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "0001_warehouse.sql was changed"), "%s", err);
+
+    /* a failing migration rolls back and is not recorded */
+    copy_file(src, dst, NULL);
+    char *dst3 = hf_asprintf("%s/0003_broken.sql", dir);
+    f = fopen(dst3, "w");
+    fputs("CREATE TABLE hemoflow.extra3 (id int);\nSELECT 1/0;\n", f);
+    fclose(f);
+    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_PG);
+    cr_assert(strstr(err, "0003_broken.sql"), "%s", err);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname = 'extra3'"), 0);
+    unlink(dst3);
+    unlink(dst2);
+    unlink(dst);
+    rmdir(dir);
+    hf_free(dst3);
+    hf_free(dst2);
+    hf_free(dst);
+    hf_free(src);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+/* ==== roles ==== */
+
+Test(warehouse, roles_privileges, .timeout = 120)
+{
+    const char *db = "hf_it_wh_roles";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    PGconn *c = conn_for(db);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_roles WHERE rolname IN ('hemoflow_loader',"
+                       " 'hemoflow_analyst')"),
+                 2);
+    exec_ok(c, "SET ROLE hemoflow_loader");
+    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.donation_collected"), "");
+    cr_assert_str_eq(exec_state(c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
+                                   " '2021-06-15')"),
+                     "");
+    cr_assert_str_eq(exec_state(c, "INSERT INTO hemoflow.hf_offsets VALUES ('t', 0, 5, now())"),
+                     "");
+    cr_assert_str_eq(exec_state(c, "UPDATE hemoflow.hf_offsets SET next_offset = 6"), "");
+    cr_assert_str_eq(exec_state(c, "INSERT INTO hemoflow.hf_quarantine (topic, kafka_partition,"
+                                   " kafka_offset, reason_code, raw) VALUES ('t', 0, 1, 'x',"
+                                   " '\\x00')"),
+                     "");
+    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), "42501");
+    cr_assert_str_eq(exec_state(c, "SELECT * FROM hemoflow.donation_collected_current"), "42501");
+    cr_assert_str_eq(exec_state(c, "DELETE FROM hemoflow.donation_collected"), "42501");
+    cr_assert_str_eq(exec_state(c, "UPDATE hemoflow.donation_collected SET revision = 1"),
+                     "42501");
+    cr_assert_str_eq(exec_state(c, "DELETE FROM hemoflow.hf_offsets"), "42501");
+    cr_assert_str_eq(exec_state(c, "TRUNCATE hemoflow.hf_completeness"), "42501");
+    cr_assert_str_eq(exec_state(c, "DROP TABLE hemoflow.donation_collected"), "42501");
+    cr_assert_str_eq(exec_state(c, "CREATE TABLE hemoflow.evil (x int)"), "42501");
+    cr_assert_str_eq(exec_state(c, "UPDATE hemoflow.hf_settings SET value = 'day'"), "42501");
+    cr_assert_str_eq(exec_state(c, "SELECT hemoflow.hf_ensure_partition('hf_offsets', '11',"
+                                   " '2026-01-01')"),
+                     "42P01");
+    exec_ok(c, "RESET ROLE");
+    exec_ok(c, "SET ROLE hemoflow_analyst");
+    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.donation_collected"), "");
+    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.adverse_event_reported_current"),
+                     "");
+    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.hf_completeness"), "");
+    cr_assert_str_eq(exec_state(c, "SELECT reason_code, detail FROM hemoflow.hf_quarantine"), "");
+    cr_assert_str_eq(exec_state(c, "SELECT raw FROM hemoflow.hf_quarantine"), "42501");
+    cr_assert_str_eq(exec_state(c, "SELECT * FROM hemoflow.hf_offsets"), "42501");
+    cr_assert_str_eq(exec_state(c, "INSERT INTO hemoflow.hf_completeness VALUES ('11',"
+                                   " '2026-01-01', 'X', 1, now(), now())"),
+                     "42501");
+    cr_assert_str_eq(exec_state(c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
+                                   " '2021-07-15')"),
+                     "42501");
+    exec_ok(c, "RESET ROLE");
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+/* The loader role has every privilege the loader needs: on-demand
+ * partitions, the slow path's temp tables, quarantine, offsets. */
+Test(warehouse, loader_runs_as_loader_role, .timeout = 120)
+{
+    const char *db = "hf_it_wh_asloader";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    PGconn *c = conn_for(db);
+    exec_ok(c, "ALTER ROLE hemoflow_loader LOGIN");
+    set_ok(cfg, "pg.user", "hemoflow_loader");
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    for (int round = 0; round < 2; round++) {
+        hf_wh_batch_reset(b);
+        ev_make(&e, 1, "65", T0 - 700 * US_PER_DAY, "create", 0);
+        add_ok(b, &e, DC_TOPIC, 0, round * 2);
+        ev_make(&e, 2, "32", T0, "create", 0);
+        add_ok(b, &e, DC_TOPIC, 0, round * 2 + 1);
+        hf_wh_quarantine_t q = {.topic = DC_TOPIC, .partition = 0, .offset = 100 + round,
+                                .reason_code = "decode", .raw = "\x01", .raw_len = 1};
+        char err[256];
+        cr_assert_eq(hf_wh_batch_add_quarantine(b, &q, err, sizeof(err)), HF_OK);
+        offsets_ok(b, DC_TOPIC, 0, round ? 2 : -1, round * 2 + 2);
+        hf_wh_stats_t st;
+        commit_ok(b, &st);
+        cr_assert_eq(st.inserted, round ? 0 : 2);
+        cr_assert_eq(st.duplicates, round ? 2 : 0);
+        cr_assert_eq(st.quarantined, 1);
+    }
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 2);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 2);
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 4);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    exec_ok(c, "ALTER ROLE hemoflow_loader NOLOGIN");
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+/* ==== partitions ==== */
+
+Test(warehouse, partitions_on_demand_and_backfill, .timeout = 120)
+{
+    const char *db = "hf_it_wh_parts";
+    hf_config_t *cfg = fresh(db, "month", 1);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    long long before = q1(c, "SELECT count(*) FROM pg_class WHERE relispartition"
+                             " AND relkind = 'r'");
+    cr_assert_eq(before, 10 * 31 * 2);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    /* three years back, a province/month with no partition yet, and a
+     * station-local date across midnight UTC: 2023-03-31T20:30Z +08:00 is
+     * 2023-04-01 locally */
+    int64_t t3 = INT64_C(1680294600000000);
+    ev_make(&e, 1, "54", t3, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 0);
+    ev_make(&e, 2, "54", t3 + 10 * US_PER_DAY, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 1);
+    ev_make(&e, 3, "63", t3 - 400 * US_PER_DAY, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 2);
+    offsets_ok(b, DC_TOPIC, 0, -1, 3);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 3);
+    cr_assert_eq(st.partitions_created, 2); /* 54/2023-04 and 63/2022-02 (+ their provinces) */
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'"),
+                 before + 2);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_p54_2023_04"), 2);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_p63_2022_02"), 1);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_date ="
+                       " '2023-04-01'"),
+                 1);
+    /* the same keys again: known to the cache, no call */
+    hf_wh_batch_reset(b);
+    ev_make(&e, 4, "54", t3 + 5 * US_PER_DAY, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 3);
+    offsets_ok(b, DC_TOPIC, 0, 3, 4);
+    commit_ok(b, &st);
+    cr_assert_eq(st.partitions_created, 0);
+    cr_assert_eq(st.inserted, 1);
+
+    /* a partition dropped behind the loader's back is recreated */
+    exec_ok(c, "DROP TABLE hemoflow.donation_collected_p54_2023_04");
+    hf_wh_batch_reset(b);
+    ev_make(&e, 5, "54", t3 + 6 * US_PER_DAY, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 4);
+    offsets_ok(b, DC_TOPIC, 0, 4, 5);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 1);
+    cr_assert_eq(st.rejected, 0);
+    cr_assert_eq(st.attempts, 2);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 0);
+
+    /* hemoflow partitions --from/--to */
+    size_t created = 0;
+    char err[512];
+    cr_assert_eq(hf_migrate_partitions(cfg, -1, "2019-12-20", "2020-01-05", NULL, &created, err,
+                                       sizeof(err)),
+                 HF_OK, "%s", err);
+    cr_assert_eq(created, 10 * 31 * 2);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_2019\\_12'"), 310);
+    cr_assert_eq(hf_migrate_partitions(cfg, -1, "2020-02-30", "2020-03-01", NULL, &created, err,
+                                       sizeof(err)),
+                 HF_ERR_USAGE);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, daily_granularity, .timeout = 120)
+{
+    const char *db = "hf_it_wh_daily";
+    hf_config_t *cfg = fresh(db, "day", 2);
+    PGconn *c = conn_for(db);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'"),
+                 10 * 31 * 3);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname = 'unit_moved_p11_' ||"
+                       " to_char(current_date + 2, 'YYYY_MM_DD')"),
+                 1);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    for (unsigned i = 0; i < 5; i++) {
+        ev_make(&e, i + 1, "32", T0 + (int64_t)i * US_PER_DAY, "create", 0);
+        add_ok(b, &e, DC_TOPIC, 0, i);
+    }
+    offsets_ok(b, DC_TOPIC, 0, -1, 5);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 5);
+    cr_assert_eq(st.partitions_created, 5);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_p32_2026_03_03"), 1);
+    char *bound = q1s(c, "SELECT pg_get_expr(relpartbound, oid) FROM pg_class"
+                         " WHERE relname = 'donation_collected_p32_2026_03_03'");
+    cr_assert_str_eq(bound, "FOR VALUES FROM ('2026-03-03') TO ('2026-03-04')");
+    hf_free(bound);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+
+    /* a loader configured for months refuses this warehouse */
+    hf_config_t *monthly = cfg_for(db, "month", 0);
+    hf_wh_t *bad = NULL;
+    char err[512];
+    cr_assert_eq(hf_wh_open(monthly, cat, &bad, err, sizeof(err)), HF_ERR_CONFIG);
+    cr_assert_null(bad);
+    cr_assert(strstr(err, "granularity"), "%s", err);
+    hf_config_destroy(monthly);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, concurrent_ensure_partition, .timeout = 120)
+{
+    const char *db = "hf_it_wh_conc";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    PGconn *a = conn_for(db), *b = conn_for(db);
+    const char *sql = "SELECT hemoflow.hf_ensure_partition('screening_result_recorded', '13',"
+                      " '2020-05-05')";
+    exec_ok(a, "BEGIN");
+    char *ra = q1s(a, sql); /* a holds the locks until it commits */
+    cr_assert_str_eq(ra, "t");
+    cr_assert_eq(PQsendQuery(b, sql), 1);
+    usleep(300 * 1000);
+    PQconsumeInput(b);
+    cr_assert_eq(PQisBusy(b), 1, "b should wait for a");
+    exec_ok(a, "COMMIT");
+    PGresult *r = PQgetResult(b);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "f");
+    PQclear(r);
+    while ((r = PQgetResult(b)) != NULL)
+        PQclear(r);
+    cr_assert_eq(q1(a, "SELECT count(*) FROM pg_class WHERE relname LIKE"
+                       " 'screening_result_recorded_p13%' AND relkind IN ('r', 'p')"),
+                 3); /* p13, the current month, 2020_05 */
+    hf_free(ra);
+    PQfinish(a);
+    PQfinish(b);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+/* ==== loading ==== */
+
+Test(warehouse, fast_path_then_resend_slow_path, .timeout = 300)
+{
+    const char *db = "hf_it_wh_load";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e, ae;
+    ev_init(&e, cat, "DonationCollected");
+    ev_init(&ae, cat, "AdverseEventReported");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    add_dc(b, &e, 1, 3000, 0);
+    for (unsigned i = 0; i < 50; i++) {
+        ev_make(&ae, 100000 + i, "44", T0 + i, "create", 0);
+        add_ok(b, &ae, "hemoflow.adverse_event_reported", 1, i);
+    }
+    offsets_ok(b, DC_TOPIC, 0, -1, 3000);
+    offsets_ok(b, "hemoflow.adverse_event_reported", 1, -1, 50);
+    cr_assert_eq(hf_wh_batch_rows(b), 3050);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(st.rows, 3050);
+    cr_assert_eq(st.inserted, 3050);
+    cr_assert_eq(st.duplicates, 0);
+    cr_assert_eq(st.quarantined, 0);
+    cr_assert_eq(st.table[DC].inserted, 3000);
+    cr_assert(!st.table[DC].slow_path);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.adverse_event_reported"
+                       " WHERE cardinality(dins) = 2"),
+                 50);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
+    cr_assert_eq(q1(c, "SELECT events FROM hemoflow.hf_completeness WHERE province_code = '32'"
+                       " AND event_date = '2026-03-01' AND event_type = 'DonationCollected'"),
+                 25);
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets WHERE topic ="
+                       " 'hemoflow.donation_collected' AND kafka_partition = 0"),
+                 3000);
+    /* the values arrive intact */
+    char *row = q1s(c, "SELECT concat_ws('|', event_id, event_date, occurred_at AT TIME ZONE"
+                       " 'UTC', province_code, procedure, volume_ml, plasma_g, incomplete,"
+                       " kafka_offset) FROM hemoflow.donation_collected WHERE event_id ="
+                       " '00000000-0000-4000-8000-000000000001'");
+    cr_assert_str_eq(row, "00000000-0000-4000-8000-000000000001|2026-03-02|2026-03-02 01:30:01|"
+                          "51|whole_blood|t|0");
+    hf_free(row);
+    row = q1s(c, "SELECT max_occurred_at AT TIME ZONE 'UTC' FROM hemoflow.hf_completeness WHERE"
+                 " province_code = '44'");
+    cr_assert_str_eq(row, "2026-03-01 01:30:00.000049");
+    hf_free(row);
+
+    /* the stored offsets come back */
+    hf_wh_tp_t tps[3] = {{DC_TOPIC, 0, 0}, {"hemoflow.adverse_event_reported", 1, 0},
+                         {DC_TOPIC, 7, 0}};
+    char err[512];
+    cr_assert_eq(hf_wh_offsets_get(wh, tps, 3, err, sizeof(err)), HF_OK, "%s", err);
+    cr_assert_eq(tps[0].next_offset, 3000);
+    cr_assert_eq(tps[1].next_offset, 50);
+    cr_assert_eq(tps[2].next_offset, -1);
+
+    /* a station resends everything: slow path, nothing new, no error */
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 1, 3000, 3000);
+    offsets_ok(b, DC_TOPIC, 0, 3000, 6000);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 0);
+    cr_assert_eq(st.duplicates, 3000);
+    cr_assert(st.table[DC].slow_path);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
+
+    /* some old, some new, one new twice in the batch */
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 2995, 10, 6000); /* 2995..3000 old (6), 3001..3004 new (4) */
+    add_dc(b, &e, 5000, 1, 6010);
+    add_dc(b, &e, 5000, 1, 6011);
+    offsets_ok(b, DC_TOPIC, 0, 6000, 6012);
+    commit_ok(b, &st);
+    cr_assert_eq(st.rows, 12);
+    cr_assert_eq(st.inserted, 5);
+    cr_assert_eq(st.duplicates, 7);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3005);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id ="
+                       " '00000000-0000-4000-8000-000000001388'"),
+                 1);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3055);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    ev_free(&ae);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, every_event_type_loads, .timeout = 120)
+{
+    const char *db = "hf_it_wh_types";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    for (size_t t = 0; t < hf_event_types_count; t++) {
+        ev_t e;
+        ev_init(&e, cat, hf_event_types[t].name);
+        for (unsigned i = 0; i < 3; i++) {
+            ev_make(&e, (unsigned)(t * 100 + i), "33", T0 + i, "create", 0);
+            add_ok(b, &e, "hemoflow.mixed", (int32_t)t, i);
+        }
+        ev_free(&e);
+    }
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 3 * hf_event_types_count);
+    PGconn *c = conn_for(db);
+    for (size_t t = 0; t < hf_event_types_count; t++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM hemoflow.%s_current",
+                 hf_event_types[t].snake);
+        cr_assert_eq(q1(c, sql), 3, "%s", sql);
+        cr_assert_eq(st.table[t].inserted, 3);
+    }
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donor_eligibility_assessed"
+                       " WHERE weight_kg IS NULL AND first_time"),
+                 3);
+    PQfinish(c);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    hf_catalog_destroy(cat);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, rejected_rows_are_quarantined, .timeout = 120)
+{
+    const char *db = "hf_it_wh_quar";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    hf_buf_t raw37 = {0};
+    for (unsigned i = 0; i < 100; i++) {
+        ev_make(&e, i + 1, i == 37 ? "XX" : "32", T0 + i, "create", 0);
+        if (i == 60)
+            set_str(&e, "event_id", "not-a-uuid");
+        if (i == 80)
+            set_str(&e, "donor_pid", "bad \xff\xfe utf8");
+        if (i == 37 || i == 60 || i == 80) {
+            hf_buf_reset(&e.raw);
+            char err[256];
+            cr_assert_eq(hf_catalog_encode(cat, &e.val, e.fp, &e.raw, err, sizeof(err)), HF_OK);
+        }
+        if (i == 37)
+            hf_buf_append(&raw37, e.raw.data, e.raw.len);
+        add_ok(b, &e, DC_TOPIC, 3, 500 + i);
+    }
+    hf_wh_quarantine_t q = {.topic = DC_TOPIC, .partition = 3, .offset = 600,
+                            .event_type = NULL, .reason_code = "decode",
+                            .detail = "truncated body", .raw = "\xc3\x01\x00", .raw_len = 3};
+    char err[256];
+    cr_assert_eq(hf_wh_batch_add_quarantine(b, &q, err, sizeof(err)), HF_OK);
+    offsets_ok(b, DC_TOPIC, 3, -1, 601);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(st.rows, 100);
+    cr_assert_eq(st.inserted, 97);
+    cr_assert_eq(st.rejected, 3);
+    cr_assert_eq(st.quarantined, 4);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 97);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 97);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 4);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 537"
+                       " AND reason_code = 'pg_constraint' AND sqlstate = '23514'"
+                       " AND event_type = 'DonationCollected' AND fingerprint ~ '^[0-9a-f]{16}$'"
+                       " AND kafka_partition = 3"),
+                 1);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 560"
+                       " AND reason_code = 'pg_data' AND sqlstate = '22P02'"),
+                 1);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 580"
+                       " AND reason_code = 'pg_data' AND sqlstate = '22021'"),
+                 1);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 600"
+                       " AND reason_code = 'decode' AND sqlstate IS NULL AND fingerprint IS NULL"
+                       " AND raw = '\\xc30100'"),
+                 1);
+    /* the raw bytes of a rejected row are the message, unchanged */
+    hf_buf_t hex = {0};
+    for (size_t i = 0; i < raw37.len; i++) {
+        char h[3];
+        snprintf(h, sizeof(h), "%02x", raw37.data[i]);
+        hf_buf_append(&hex, h, 2);
+    }
+    hf_buf_append(&hex, "", 1);
+    char *got = q1s(c, "SELECT encode(raw, 'hex') FROM hemoflow.hf_quarantine"
+                       " WHERE kafka_offset = 537");
+    cr_assert_str_eq(got, (char *)hex.data);
+    hf_free(got);
+    hf_buf_free(&hex);
+    hf_buf_free(&raw37);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, offsets_compare_and_set, .timeout = 120)
+{
+    const char *db = "hf_it_wh_cas";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh1 = wh_open(cfg, cat), *wh2 = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b1 = hf_wh_batch_new(wh1), *b2 = hf_wh_batch_new(wh2);
+    add_dc(b1, &e, 1, 100, 0);
+    offsets_ok(b1, DC_TOPIC, 0, -1, 100);
+    hf_wh_stats_t st;
+    commit_ok(b1, &st);
+
+    /* a zombie that still believes nothing was stored */
+    add_dc(b2, &e, 1001, 100, 0);
+    hf_wh_quarantine_t q = {.topic = DC_TOPIC, .partition = 0, .offset = 42,
+                            .reason_code = "validate", .raw = "x", .raw_len = 1};
+    char err[512];
+    cr_assert_eq(hf_wh_batch_add_quarantine(b2, &q, err, sizeof(err)), HF_OK);
+    offsets_ok(b2, DC_TOPIC, 0, -1, 100);
+    cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_CONFLICT);
+    cr_assert(strstr(err, "another instance"), "%s", err);
+    /* ... or a stale offset */
+    offsets_ok(b2, DC_TOPIC, 0, 50, 150);
+    cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_CONFLICT);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 100);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 0);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 100);
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 100);
+
+    /* two live committers with the same expectation: exactly one wins */
+    hf_wh_batch_reset(b1);
+    add_dc(b1, &e, 2001, 10, 100);
+    offsets_ok(b1, DC_TOPIC, 0, 100, 110);
+    offsets_ok(b2, DC_TOPIC, 0, 100, 200);
+    commit_ok(b1, &st);
+    cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_CONFLICT);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 110);
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 110);
+    /* the right expectation goes through, the same batch object */
+    offsets_ok(b2, DC_TOPIC, 0, 110, 210);
+    commit_ok(b2, &st);
+    cr_assert_eq(st.inserted, 100);
+    cr_assert_eq(st.quarantined, 1);
+    cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_INVALID);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 210);
+    hf_wh_batch_destroy(b1);
+    hf_wh_batch_destroy(b2);
+    hf_wh_destroy(wh1);
+    hf_wh_destroy(wh2);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, transient_error_reconnect_recommit, .timeout = 120)
+{
+    const char *db = "hf_it_wh_transient";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    add_dc(b, &e, 1, 500, 0);
+    add_dc(b, &e, 1, 1, 500); /* a duplicate in the batch: the slow path too */
+    offsets_ok(b, DC_TOPIC, 0, -1, 501);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int", hf_wh_backend_pid(wh));
+    cr_assert_eq(q1(c, sql), 1);
+    usleep(100 * 1000);
+    hf_wh_stats_t st;
+    char err[512];
+    hf_err_t r = hf_wh_batch_commit(b, &st, err, sizeof(err));
+    cr_assert_eq(r, HF_ERR_PG_TRANSIENT, "%s: %s", hf_err_name(r), err);
+    cr_assert(hf_err_retriable(r));
+    cr_assert(!hf_wh_connected(wh));
+    /* still not connected: the same answer */
+    cr_assert_eq(hf_wh_batch_commit(b, &st, err, sizeof(err)), HF_ERR_PG_TRANSIENT);
+    cr_assert_eq(hf_wh_reconnect(wh, err, sizeof(err)), HF_OK, "%s", err);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 500);
+    cr_assert_eq(st.duplicates, 1);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 500);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 500);
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 501);
+
+    /* killed in the middle of a slow-path batch (while waiting on a lock) */
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 1, 10, 501);
+    add_dc(b, &e, 9001, 10, 511);
+    offsets_ok(b, DC_TOPIC, 0, 501, 521);
+    PGconn *locker = conn_for(db);
+    exec_ok(locker, "BEGIN");
+    exec_ok(locker, "LOCK TABLE hemoflow.hf_completeness IN EXCLUSIVE MODE");
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(%d)::int FROM pg_sleep(1)", hf_wh_backend_pid(wh));
+    cr_assert_eq(PQsendQuery(c, sql), 1);
+    r = hf_wh_batch_commit(b, &st, err, sizeof(err));
+    cr_assert_eq(r, HF_ERR_PG_TRANSIENT, "%s: %s", hf_err_name(r), err);
+    PGresult *res;
+    while ((res = PQgetResult(c)) != NULL)
+        PQclear(res);
+    exec_ok(locker, "COMMIT");
+    PQfinish(locker);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 500);
+    cr_assert_eq(hf_wh_reconnect(wh, err, sizeof(err)), HF_OK, "%s", err);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 10);
+    cr_assert_eq(st.duplicates, 10);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 510);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 510);
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 521);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, current_views_after_amend_and_retract, .timeout = 120)
+{
+    const char *db = "hf_it_wh_current";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    ev_make(&e, 1, "32", T0, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 0);
+    ev_make(&e, 2, "32", T0, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 1);
+    ev_make(&e, 3, "51", T0, "create", 0);
+    add_ok(b, &e, DC_TOPIC, 0, 2);
+    offsets_ok(b, DC_TOPIC, 0, -1, 3);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_current"), 3);
+    /* amend 1, then amend the amendment; retract 2 */
+    hf_wh_batch_reset(b);
+    ev_make(&e, 4, "32", T0, "amend", 1);
+    avro_value_t f = fld(&e, "volume_ml"), br;
+    avro_value_set_branch(&f, 1, &br);
+    avro_value_set_int(&br, 300);
+    hf_buf_reset(&e.raw);
+    char err[256];
+    cr_assert_eq(hf_catalog_encode(cat, &e.val, e.fp, &e.raw, err, sizeof(err)), HF_OK);
+    add_ok(b, &e, DC_TOPIC, 0, 3);
+    ev_make(&e, 5, "32", T0, "amend", 4);
+    add_ok(b, &e, DC_TOPIC, 0, 4);
+    ev_make(&e, 6, "32", T0, "retract", 2);
+    add_ok(b, &e, DC_TOPIC, 0, 5);
+    offsets_ok(b, DC_TOPIC, 0, 3, 6);
+    commit_ok(b, &st);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 6);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_current"), 2);
+    char *ids = q1s(c, "SELECT string_agg(right(event_id::text, 1), ',' ORDER BY event_id)"
+                       " FROM hemoflow.donation_collected_current");
+    cr_assert_str_eq(ids, "3,5");
+    hf_free(ids);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+Test(warehouse, loader_refuses_table_not_matching_schema, .timeout = 120)
+{
+    const char *db = "hf_it_wh_mismatch";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    PGconn *c = conn_for(db);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = NULL;
+    char err[1024];
+    /* nullability */
+    exec_ok(c, "ALTER TABLE hemoflow.unit_moved ALTER COLUMN din DROP NOT NULL");
+    cr_assert_eq(hf_wh_open(cfg, cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert_null(wh);
+    cr_assert(strstr(err, "hemoflow.unit_moved") && strstr(err, "'din'"), "%s", err);
+    exec_ok(c, "ALTER TABLE hemoflow.unit_moved ALTER COLUMN din SET NOT NULL");
+    /* a newer schema version without its migration */
+    exec_ok(c, "DROP VIEW hemoflow.donation_collected_current");
+    exec_ok(c, "ALTER TABLE hemoflow.donation_collected DROP COLUMN anticoagulant_ml");
+    cr_assert_eq(hf_wh_open(cfg, cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "hemoflow.donation_collected") && strstr(err, "anticoagulant_ml") &&
+                  strstr(err, "DonationCollected v2"),
+              "%s", err);
+    /* the migration of a new field: ADD COLUMN (after the load columns) is enough */
+    exec_ok(c, "ALTER TABLE hemoflow.donation_collected ADD COLUMN anticoagulant_ml integer");
+    hf_err_t r = hf_wh_open(cfg, cat, &wh, err, sizeof(err));
+    cr_assert_eq(r, HF_OK, "%s", err);
+    hf_wh_destroy(wh);
+    wh = NULL;
+    /* right columns, wrong order */
+    exec_ok(c, "ALTER TABLE hemoflow.donation_collected DROP COLUMN incomplete");
+    exec_ok(c, "ALTER TABLE hemoflow.donation_collected ADD COLUMN incomplete boolean NOT NULL");
+    cr_assert_eq(hf_wh_open(cfg, cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "column 21 is 'anticoagulant_ml'") && strstr(err, "'incomplete'"),
+              "%s", err);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}

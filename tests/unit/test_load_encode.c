@@ -1,0 +1,248 @@
+/*
+ * Unit: the loader's binary COPY encoder and its helpers (no network):
+ * UUID text, station-local event dates, civil dates and partition periods,
+ * fact-table layouts read from the schema files, and the bytes of one
+ * encoded row.
+ */
+#include <avro.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "hf_catalog.h"
+#include "hf_mem.h"
+#include "hf_wh_int.h"
+
+static int32_t days(int y, unsigned m, unsigned d)
+{
+    return hf__wh_days_from_civil(y, m, d);
+}
+
+Test(load_encode, uuid_text)
+{
+    unsigned char u[16];
+    cr_assert(hf__wh_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
+    cr_assert_eq(u[0], 0x0f);
+    cr_assert_eq(u[15], 0xf0);
+    cr_assert(hf__wh_uuid_parse("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0", 36, u));
+    cr_assert_not(hf__wh_uuid_parse("0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
+    cr_assert_not(hf__wh_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg", 36, u));
+    cr_assert_not(hf__wh_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", 35, u));
+}
+
+Test(load_encode, civil_dates)
+{
+    cr_assert_eq(days(1970, 1, 1), 0);
+    cr_assert_eq(days(2000, 1, 1), HF__PG_EPOCH_DAYS);
+    cr_assert_eq(days(1969, 12, 31), -1);
+    cr_assert_eq(days(2024, 3, 1) - days(2024, 2, 28), 2);
+    for (int32_t d = -800000; d < 3000000; d += 997) {
+        int y;
+        unsigned m, dd;
+        hf__wh_civil_from_days(d, &y, &m, &dd);
+        cr_assert_eq(days(y, m, dd), d);
+    }
+    cr_assert_eq(hf__wh_period_start(days(2026, 3, 17), false), days(2026, 3, 1));
+    cr_assert_eq(hf__wh_period_start(days(2026, 3, 17), true), days(2026, 3, 17));
+    cr_assert_eq(hf__wh_period_start(days(1988, 12, 31), false), days(1988, 12, 1));
+}
+
+Test(load_encode, local_event_date)
+{
+    int32_t d;
+    /* 2026-03-01T20:30Z is 2026-03-02 in UTC+08:00, still 03-01 in UTC-05:00 */
+    int64_t t = (int64_t)days(2026, 3, 1) * 86400000000 + INT64_C(73800000000);
+    cr_assert(hf__wh_local_date(t, 480, &d));
+    cr_assert_eq(d, days(2026, 3, 2));
+    cr_assert(hf__wh_local_date(t, -300, &d));
+    cr_assert_eq(d, days(2026, 3, 1));
+    cr_assert(hf__wh_local_date(t, 0, &d));
+    cr_assert_eq(d, days(2026, 3, 1));
+    /* before 1970: floor, not truncation */
+    cr_assert(hf__wh_local_date(-1, 0, &d));
+    cr_assert_eq(d, -1);
+    /* 1988-06-01 (DST in Asia/Shanghai, offset 540): midnight local is the
+     * previous UTC day */
+    t = (int64_t)days(1988, 6, 1) * 86400000000 - INT64_C(9) * 3600000000;
+    cr_assert(hf__wh_local_date(t, 540, &d));
+    cr_assert_eq(d, days(1988, 6, 1));
+    cr_assert_not(hf__wh_local_date(INT64_MAX, 480, &d));
+}
+
+static hf_catalog_t *cat_load(void)
+{
+    char err[512];
+    char *dir = hf_asprintf("%s/schemas/avro", getenv("HF_SOURCE_DIR"));
+    hf_catalog_t *cat = hf_catalog_load(dir, err, sizeof(err));
+    hf_free(dir);
+    cr_assert(cat, "%s", err);
+    return cat;
+}
+
+static void table_for(hf__table_t *t, const hf_catalog_t *cat, const char *type)
+{
+    const hf_event_type_t *et = hf_event_type_find(type);
+    hf_catalog_info_t info;
+    for (size_t i = 0; i < hf_catalog_count(cat); i++) {
+        cr_assert_eq(hf_catalog_entry(cat, i, &info), HF_OK);
+        if (info.event_type == et && info.is_newest) {
+            char err[256];
+            cr_assert_eq(hf__wh_table_from_avsc(t, et, info.version, info.path, err,
+                                                sizeof(err)),
+                         HF_OK, "%s", err);
+            return;
+        }
+    }
+    cr_assert_fail("no schema for %s", type);
+}
+
+Test(load_encode, layouts_follow_logical_types)
+{
+    hf_catalog_t *cat = cat_load();
+    hf__table_t t;
+    table_for(&t, cat, "DonationCollected");
+    cr_assert_eq(t.version, 2);
+    cr_assert_eq(t.nfields, 21);
+    cr_assert_str_eq(t.fields[0].name, "event_id");
+    cr_assert_eq(t.fields[0].kind, HF__COL_UUID);
+    cr_assert_eq(t.fields[6].kind, HF__COL_TSTZ);
+    cr_assert_eq(t.fields[10].kind, HF__COL_UUID);
+    cr_assert(t.fields[10].nullable);
+    cr_assert(t.fields[11].is_enum);
+    cr_assert_str_eq(t.fields[20].name, "anticoagulant_ml");
+    cr_assert_eq(t.fields[20].kind, HF__COL_INT4);
+    cr_assert(strstr(t.copy_sql, "COPY hemoflow.donation_collected (event_date, event_id,"));
+    cr_assert(strstr(t.copy_sql, "anticoagulant_ml, kafka_partition, kafka_offset) FROM STDIN"));
+    hf__wh_table_clear(&t);
+    table_for(&t, cat, "DonorRegistered");
+    cr_assert_eq(t.fields[15].kind, HF__COL_DATE); /* birth_date */
+    hf__wh_table_clear(&t);
+    table_for(&t, cat, "AdverseEventReported");
+    cr_assert_eq(t.fields[13].kind, HF__COL_TEXTARR); /* dins */
+    cr_assert_str_eq(hf__wh_pgtype(t.fields[13].kind), "text[]");
+    hf__wh_table_clear(&t);
+    hf_catalog_destroy(cat);
+}
+
+/* ==== one row, byte by byte ==== */
+
+static const unsigned char *field_at(const hf_buf_t *b, int n, int32_t *len)
+{
+    const unsigned char *p = b->data + 2;
+    for (int i = 0;; i++) {
+        int32_t l = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+                              p[3]);
+        if (i == n) {
+            *len = l;
+            return p + 4;
+        }
+        p += 4 + (l > 0 ? l : 0);
+    }
+}
+
+static int64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return n == 4 ? (int64_t)(int32_t)v : (int64_t)v;
+}
+
+Test(load_encode, adverse_event_row_bytes)
+{
+    hf_catalog_t *cat = cat_load();
+    hf__table_t t;
+    table_for(&t, cat, "AdverseEventReported");
+    avro_value_iface_t *iface =
+        avro_generic_class_from_schema(hf_catalog_schema(cat, "AdverseEventReported", 0, NULL));
+    avro_value_t v, f, b;
+    cr_assert_eq(avro_generic_value_new(iface, &v), 0);
+    size_t n;
+    avro_value_get_size(&v, &n);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_get_by_index(&v, i, &f, NULL);
+        switch (avro_value_get_type(&f)) {
+        case AVRO_STRING: avro_value_set_string(&f, "ab"); break;
+        case AVRO_INT32: avro_value_set_int(&f, 480); break;
+        case AVRO_INT64: avro_value_set_long(&f, INT64_C(946684800000001)); break;
+        case AVRO_ENUM: avro_value_set_enum(&f, 1); break;
+        case AVRO_UNION:
+            avro_value_set_branch(&f, 0, &b);
+            avro_value_set_null(&b);
+            break;
+        case AVRO_ARRAY:
+            avro_value_append(&f, &b, NULL);
+            avro_value_set_string(&b, "J320126000101");
+            break;
+        default: break;
+        }
+    }
+    avro_value_get_by_name(&v, "event_id", &f, NULL);
+    avro_value_set_string(&f, "00000000-0000-4000-8000-000000000abc");
+    avro_value_get_by_name(&v, "province_code", &f, NULL);
+    avro_value_set_string(&f, "32");
+
+    hf_buf_t out = {0};
+    hf__rowkey_t key;
+    char st[6], err[256];
+    cr_assert_eq(hf__wh_encode_row(&t, &v, 7, 123456789012, &out, &key, st, err, sizeof(err)),
+                 HF__ENC_OK, "%s", err);
+    cr_assert_eq(be(out.data, 2), 20 + 3);
+    cr_assert(key.province_ok);
+    cr_assert_eq(memcmp(key.province, "32", 2), 0);
+    int32_t len;
+    const unsigned char *p = field_at(&out, 0, &len); /* event_date */
+    cr_assert_eq(len, 4);
+    /* 2000-01-01T00:00:00.000001Z + 480 min = 2000-01-01 local: PG day 0 */
+    cr_assert_eq(be(p, 4), 0);
+    p = field_at(&out, 1, &len); /* event_id */
+    cr_assert_eq(len, 16);
+    cr_assert_eq(p[14], 0x0a);
+    cr_assert_eq(p[15], 0xbc);
+    p = field_at(&out, 2, &len); /* event_type: text without Avro C's NUL */
+    cr_assert_eq(len, 2);
+    cr_assert_eq(memcmp(p, "ab", 2), 0);
+    p = field_at(&out, 7, &len); /* occurred_at: µs since 2000 */
+    cr_assert_eq(len, 8);
+    cr_assert_eq(be(p, 8), 1);
+    field_at(&out, 11, &len); /* supersedes_event_id */
+    cr_assert_eq(len, -1);
+    p = field_at(&out, 12, &len); /* op: enum symbol */
+    cr_assert_eq(len, 5);
+    cr_assert_eq(memcmp(p, "amend", 5), 0);
+    p = field_at(&out, 14, &len); /* dins: 1-dim text[] */
+    cr_assert_eq(len, 20 + 4 + 13);
+    cr_assert_eq(be(p, 4), 1);     /* ndim */
+    cr_assert_eq(be(p + 4, 4), 0); /* no nulls */
+    cr_assert_eq(be(p + 8, 4), 25);
+    cr_assert_eq(be(p + 12, 4), 1); /* size */
+    cr_assert_eq(be(p + 16, 4), 1); /* lower bound */
+    cr_assert_eq(be(p + 20, 4), 13);
+    p = field_at(&out, 21, &len); /* kafka_partition */
+    cr_assert_eq(be(p, 4), 7);
+    p = field_at(&out, 22, &len); /* kafka_offset */
+    cr_assert_eq(be(p, 8), 123456789012);
+    cr_assert_eq((size_t)(p + 8 - out.data), out.len);
+
+    /* a bad UUID is data (22P02) and leaves out unchanged */
+    size_t before = out.len;
+    avro_value_get_by_name(&v, "event_id", &f, NULL);
+    avro_value_set_string(&f, "not-a-uuid");
+    cr_assert_eq(hf__wh_encode_row(&t, &v, 7, 1, &out, &key, st, err, sizeof(err)),
+                 HF__ENC_DATA);
+    cr_assert_str_eq(st, "22P02");
+    cr_assert_eq(out.len, before);
+
+    /* a record of another event type does not fit */
+    hf__table_t dc;
+    table_for(&dc, cat, "DonationCollected");
+    cr_assert_eq(hf__wh_encode_row(&dc, &v, 7, 1, &out, &key, st, err, sizeof(err)),
+                 HF__ENC_SHAPE);
+    cr_assert_eq(out.len, before);
+
+    hf__wh_table_clear(&dc);
+    hf_buf_free(&out);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    hf__wh_table_clear(&t);
+    hf_catalog_destroy(cat);
+}
