@@ -83,9 +83,10 @@ static const hf__key_t hf__keys[] = {
     {"consume.batch_max_ms", HF_T_INT, "500", 1, 600000, NULL, true,
      "...or when its first record has waited this long."},
     {"consume.memory_max_bytes", HF_T_SIZE, "48M", 1 << 20, INT64_C(1) << 34, NULL, false,
-     "Bound on buffered messages; partitions are paused above it."},
+     "Bound on buffered messages: half for librdkafka's prefetch queue (fetching stops when "
+     "it is full), a quarter for the batch being built (caps consume.batch_max_bytes)."},
     {"consume.max_message_bytes", HF_T_SIZE, "1M", 64, 64 << 20, NULL, false,
-     "Larger messages are quarantined without decoding."},
+     "Larger messages are quarantined (reason oversize) without decoding."},
     {"consume.shutdown_deadline_ms", HF_T_INT, "10000", 0, 600000, NULL, true,
      "On SIGTERM/SIGINT, how long the in-flight batch may take to finish."},
     {"consume.retry_backoff_max_ms", HF_T_INT, "30000", 10, 600000, NULL, true,
@@ -533,9 +534,10 @@ void hf_config_print_help(FILE *out)
     fprintf(out, "Configuration keys (file `key = value`, env HEMOFLOW_<KEY>, or --set key=value):\n");
     for (size_t i = 0; i < HF__NKEYS; i++) {
         const hf__key_t *k = &hf__keys[i];
-        fprintf(out, "  %-36s %-6s default=%s%s\n", k->name,
-                k->type == HF_T_ENUM ? k->choices : tn[k->type],
-                *k->def ? k->def : "\"\"", k->reloadable ? " (reloadable)" : "");
+        /* k->reloadable is recorded for the SIGHUP reload to come; not
+         * printed while no command reloads anything. */
+        fprintf(out, "  %-36s %-6s default=%s\n", k->name,
+                k->type == HF_T_ENUM ? k->choices : tn[k->type], *k->def ? k->def : "\"\"");
         fprintf(out, "      %s\n", k->doc);
     }
     fprintf(out, "  %-36s passed to librdkafka (e.g. kafka.security.protocol)\n", "kafka.<property>");

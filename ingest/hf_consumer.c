@@ -530,6 +530,10 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     c->conf = *conf;
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
     c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
+    /* A batch holds each message twice (raw, for quarantine, and as a COPY
+     * row): a quarter of the memory budget keeps it within its share. */
+    if (c->max_bytes > (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 4)
+        c->max_bytes = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 4;
     c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
     c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
     c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");

@@ -38,4 +38,12 @@ for bad in check_enum_removed check_no_default; do
   t_eq "$(rc_of "$HF_BIN" schemas check "$FIX/avro/$bad/DonationCollected.v3.avsc")" 3 "schemas check $bad"
 done
 t_eq "$(rc_of "$HF_BIN" schemas check /nonexistent/DonationCollected.v9.avsc)" 1 "schemas check missing file"
-t_pass "command line"
+echo "PASS: command line"
+
+# docs/configuration.md documents every key --help-config lists (README stays true)
+"$HF_BIN" --help-config | awk '/^  [a-z]/{print $1}' | grep -v '<' >"$T_TMP/keys"
+(( $(wc -l <"$T_TMP/keys") > 20 )) || t_fail "too few keys listed"
+while read -r key; do
+  grep -q -- "  $key " "$HF_SOURCE_DIR/docs/configuration.md" || t_fail "docs/configuration.md lacks $key"
+done <"$T_TMP/keys"
+t_pass "docs/configuration.md lists every key"
