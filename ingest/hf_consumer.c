@@ -672,7 +672,10 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
         now = hf__now_ms();
         if (c->batch_msgs &&
             (c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes ||
-             now - c->batch_started_ms >= c->max_ms || hf__all_eof(c))) {
+             now - c->batch_started_ms >= c->max_ms ||
+             /* caught up: commit now rather than wait out batch_max_ms, but
+              * not for every trickle of messages at a steady rate */
+             (hf__all_eof(c) && now - c->batch_started_ms >= c->max_ms / 10))) {
             hf_err_t e = hf__batch_commit(c, 0);
             if (e && !hf_err_retriable(e))
                 break;
