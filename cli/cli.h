@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include "hf_config.h"
+#include "hf_station.h"
 
 #define HF_EXIT_OK 0
 #define HF_EXIT_FAIL 1
@@ -34,6 +35,11 @@ void hf_cli_install_signals(void);
 
 /* Print "hemoflow <cmd>: <msg>" and a hint to --help on stderr; returns 2. */
 int hf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Wait up to timeout_ms for every spooled event to be acknowledged:
+ * HF_OK, HF_ERR_TIMEOUT (the rest stays spooled) or HF_ERR_STOPPED (a
+ * signal arrived). */
+hf_err_t hf_cli_station_wait(hf_station_t *st, long timeout_ms) __attribute__((warn_unused_result));
 
 /* ==== commands (one file each: cmd_<name>.c) ==== */
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hf_time.h"
 #include "hf_csv.h"
 #include "hf_event_types.h"
 #include "hf_jsonl.h"
@@ -45,13 +46,6 @@ typedef struct hf__pub_s {
     off_t size;
     FILE *in;
 } hf__pub_t;
-
-static int64_t hf__mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void hf__publish_help(FILE *out)
 {
@@ -102,7 +96,7 @@ static void hf__bar(hf__pub_t *p, bool final)
 {
     if (!p->bar || p->size <= (1 << 20))
         return;
-    int64_t now = hf__mono_us();
+    int64_t now = hf_time_mono_us();
     if (!final && now - p->last_bar_us < 100000)
         return;
     p->last_bar_us = now;
@@ -123,7 +117,7 @@ static hf_err_t hf__sync(hf__pub_t *p, bool force)
 {
     if (!p->unsynced)
         return HF_OK;
-    int64_t now = hf__mono_us();
+    int64_t now = hf_time_mono_us();
     if (!force && p->unsynced < HF__SYNC_ROWS && now - p->last_sync_us < HF__SYNC_US)
         return HF_OK;
     char err[512];
@@ -339,22 +333,6 @@ static void hf__file(hf__pub_t *p, const char *path, const char *format)
 
 /* ==== waiting for the broker ==== */
 
-/* Flush in short steps so SIGINT/SIGTERM stays responsive. */
-static hf_err_t hf__wait(hf_station_t *st, long timeout_ms)
-{
-    int64_t deadline = hf__mono_us() + timeout_ms * 1000;
-    for (;;) {
-        int64_t left = (deadline - hf__mono_us()) / 1000;
-        hf_err_t e = hf_station_flush(st, left < 200 ? (int)(left > 0 ? left : 0) : 200);
-        if (e == HF_OK)
-            return HF_OK;
-        if (left <= 0)
-            return HF_ERR_TIMEOUT;
-        if (hf_cli_stop)
-            return HF_ERR_STOPPED;
-    }
-}
-
 static int hf__drain(hf_cli_t *cli, const char *spool_dir, long timeout_ms)
 {
     char err[512];
@@ -367,7 +345,7 @@ static int hf__drain(hf_cli_t *cli, const char *spool_dir, long timeout_ms)
     hf_station_stats_t s;
     hf_station_stats(st, &s);
     uint64_t before = s.pending;
-    hf_err_t e = hf__wait(st, timeout_ms);
+    hf_err_t e = hf_cli_station_wait(st, timeout_ms);
     hf_station_stats(st, &s);
     printf("publish --drain: spooled_before=%llu delivered=%llu still_spooled=%llu\n",
            (unsigned long long)before, (unsigned long long)s.delivered,
@@ -448,7 +426,7 @@ int hf_cmd_publish(hf_cli_t *cli, int argc, char **argv)
 
     hf__pub_t p = {.type = et->name, .schema_version = (int)version,
                    .max_record = (size_t)hf_config_int(cli->cfg, "publish.max_record_bytes"),
-                   .bar = isatty(STDERR_FILENO) != 0, .last_sync_us = hf__mono_us()};
+                   .bar = isatty(STDERR_FILENO) != 0, .last_sync_us = hf_time_mono_us()};
     if (progress && !(p.progress_log = fopen(progress, "a"))) {
         fprintf(stderr, "hemoflow publish: %s: %s\n", progress, strerror(errno));
         return HF_EXIT_FAIL;
@@ -473,7 +451,7 @@ int hf_cmd_publish(hf_cli_t *cli, int argc, char **argv)
     hf_err_t w = HF_OK;
     if (!offline) {
         hf_cli_stop = 0; /* a second signal interrupts the wait */
-        w = hf__wait(p.st, interrupted ? (timeout_ms < 2000 ? timeout_ms : 2000) : timeout_ms);
+        w = hf_cli_station_wait(p.st, interrupted ? (timeout_ms < 2000 ? timeout_ms : 2000) : timeout_ms);
     }
     hf_station_stats_t s;
     hf_station_stats(p.st, &s);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hf_time.h"
 #include "hf_log.h"
 #include "hf_mem.h"
 #include "hf_simulate.h"
@@ -69,20 +70,6 @@ static void hf__simulate_help(FILE *out)
             "were rejected by station validation (a generator bug).\n");
 }
 
-static int64_t hf__mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t hf__wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool hf__parse_rate(const char *s, double *out)
 {
     char *end;
@@ -131,7 +118,7 @@ static hf_err_t hf__pace(hf__simctx_t *c)
         return HF_OK;
     int64_t due = c->t0_us + (int64_t)((double)c->sent * 1e6 / c->rate);
     for (;;) {
-        int64_t now = hf__mono_us();
+        int64_t now = hf_time_mono_us();
         if (now >= due || hf_cli_stop)
             break;
         int64_t wait = due - now;
@@ -150,7 +137,7 @@ static hf_err_t hf__sync(hf__simctx_t *c, bool force)
 {
     if (!c->st || !c->unsynced)
         return HF_OK;
-    int64_t now = hf__mono_us();
+    int64_t now = hf_time_mono_us();
     if (!force && c->unsynced < HF__SYNC_ROWS && now - c->last_sync_us < HF__SYNC_US)
         return HF_OK;
     if (hf_station_sync(c->st, c->errmsg, sizeof(c->errmsg)) != HF_OK)
@@ -206,22 +193,6 @@ static hf_err_t hf__sim_raw(void *opaque, const char *event_type, const char *ke
     return e;
 }
 
-/* Flush in short steps so SIGINT/SIGTERM stays responsive. */
-static hf_err_t hf__wait(hf_station_t *st, long timeout_ms)
-{
-    int64_t deadline = hf__mono_us() + timeout_ms * 1000;
-    for (;;) {
-        int64_t left = (deadline - hf__mono_us()) / 1000;
-        hf_err_t e = hf_station_flush(st, left < 200 ? (int)(left > 0 ? left : 0) : 200);
-        if (e == HF_OK)
-            return HF_OK;
-        if (left <= 0)
-            return HF_ERR_TIMEOUT;
-        if (hf_cli_stop)
-            return HF_ERR_STOPPED;
-    }
-}
-
 /* ==== entry ==== */
 
 enum {
@@ -272,7 +243,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
     };
     hf_sim_conf_t conf;
     hf_sim_conf_default(&conf);
-    int64_t now_us = hf__wall_us();
+    int64_t now_us = hf_time_wall_us();
     conf.end_date = (int32_t)((now_us / 1000000 + 8 * 3600) / 86400); /* today, UTC+08:00 */
     conf.now_us = now_us;
     const char *key_file = NULL, *spool_dir = NULL, *output = NULL, *report = NULL;
@@ -385,7 +356,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
                                   "--key-file and --spool-dir");
 
     hf_cli_install_signals();
-    hf__simctx_t ctx = {.rate = rate, .t0_us = hf__mono_us(), .last_sync_us = hf__mono_us()};
+    hf__simctx_t ctx = {.rate = rate, .t0_us = hf_time_mono_us(), .last_sync_us = hf_time_mono_us()};
     hf_sim_csv_t *csv = NULL;
     hf_sim_sink_t csv_sink;
     if (output) {
@@ -416,9 +387,9 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
 
     hf_sim_sink_t sink = {&ctx, hf__sim_submit, hf__sim_raw};
     hf_sim_report_t rep;
-    int64_t t0 = hf__mono_us();
+    int64_t t0 = hf_time_mono_us();
     hf_err_t e = hf_sim_run(&conf, &sink, &rep, err, sizeof(err));
-    double gen_s = (double)(hf__mono_us() - t0) / 1e6;
+    double gen_s = (double)(hf_time_mono_us() - t0) / 1e6;
     int rc = HF_EXIT_OK;
     if (e == HF_ERR_USAGE) {
         fprintf(stderr, "hemoflow simulate: %s\n", err);
@@ -446,7 +417,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
         hf_err_t w = HF_OK;
         if (!offline && rc != HF_EXIT_USAGE) {
             hf_cli_stop = 0; /* a second signal interrupts the wait */
-            w = hf__wait(ctx.st, timeout_ms);
+            w = hf_cli_station_wait(ctx.st, timeout_ms);
         }
         hf_station_stats_t s;
         hf_station_stats(ctx.st, &s);

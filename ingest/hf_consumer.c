@@ -16,6 +16,7 @@
  * and otherwise abandons the batch: nothing is stored for partitions no
  * longer owned, and the next owner starts from hf_offsets.
  */
+#include "hf_time.h"
 #include "hf_consumer.h"
 
 #include <errno.h>
@@ -76,20 +77,6 @@ struct hf_consumer_s {
 };
 
 /* ==== small helpers ==== */
-
-static int64_t hf__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t hf__wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static bool hf__stopping(const hf_consumer_t *c)
 {
@@ -316,7 +303,7 @@ static hf_err_t hf__batch_commit(hf_consumer_t *c, int64_t deadline_ms)
         }
         c->stats.retries++;
         hf__pause_all(c, true);
-        int64_t now = hf__now_ms();
+        int64_t now = hf_time_mono_ms();
         if (deadline_ms && now >= deadline_ms) {
             hf__batch_abandon(c, "shutdown deadline passed while PostgreSQL was unavailable");
             return HF_ERR_TIMEOUT;
@@ -327,7 +314,7 @@ static hf_err_t hf__batch_commit(hf_consumer_t *c, int64_t deadline_ms)
         if (c->batch_msgs == 0)
             return HF_OK; /* a rebalance took the batch away meanwhile */
         if (!deadline_ms && hf__stopping(c))
-            deadline_ms = hf__now_ms() + c->deadline_ms;
+            deadline_ms = hf_time_mono_ms() + c->deadline_ms;
         backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
         if (hf_wh_reconnect(c->wh, err, sizeof(err)) != HF_OK)
             hf_log_debug("consume.reconnect", "err=\"%s\"", err);
@@ -377,7 +364,7 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
     if (p->pos >= 0 && m->offset < p->pos)
         return; /* already taken (a seek replayed it) */
     if (c->batch_msgs == 0)
-        c->batch_started_ms = hf__now_ms();
+        c->batch_started_ms = hf_time_mono_ms();
     p->pos = m->offset + 1;
     p->in_batch = true;
     p->eof = false;
@@ -399,7 +386,7 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         return;
     }
     hf_norm_t n;
-    if (hf_normalize(c->norm, &d, hf__wall_us(), &n) != HF_OK) {
+    if (hf_normalize(c->norm, &d, hf_time_wall_us(), &n) != HF_OK) {
         hf__quarantine(c, m, d.event_type->name, &d.fingerprint, n.reason, n.detail);
         return;
     }
@@ -497,8 +484,8 @@ static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * messages. */
 static void hf__poll_while_waiting(hf_consumer_t *c, int64_t wait_ms)
 {
-    int64_t until = hf__now_ms() + wait_ms;
-    for (int64_t now = hf__now_ms(); now < until; now = hf__now_ms()) {
+    int64_t until = hf_time_mono_ms() + wait_ms;
+    for (int64_t now = hf_time_mono_ms(); now < until; now = hf_time_mono_ms()) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, (int)(until - now));
         if (m) {
             if (!m->err) {
@@ -631,16 +618,16 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
 {
     hf_log_info("consume.start", "group=%s batch_max_rows=%zu batch_max_ms=%" PRId64,
                 hf_config_str(c->conf.cfg, "consume.group_id"), c->max_rows, c->max_ms);
-    c->last_msg_ms = hf__now_ms();
+    c->last_msg_ms = hf_time_mono_ms();
     bool broker_down_logged = false;
     while (!c->fatal) {
         if (hf__stopping(c)) {
             hf_log_info("consume.stopping", "msg=\"draining the in-flight batch\" messages=%zu",
                         c->batch_msgs);
-            (void)hf__batch_commit(c, hf__now_ms() + c->deadline_ms);
+            (void)hf__batch_commit(c, hf_time_mono_ms() + c->deadline_ms);
             break;
         }
-        int64_t now = hf__now_ms();
+        int64_t now = hf_time_mono_ms();
         int timeout = 100;
         if (c->batch_msgs) {
             int64_t left = c->batch_started_ms + c->max_ms - now;
@@ -664,12 +651,12 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
                 }
             } else {
                 broker_down_logged = false;
-                c->last_msg_ms = hf__now_ms();
+                c->last_msg_ms = hf_time_mono_ms();
                 hf__take(c, m);
             }
             rd_kafka_message_destroy(m);
         }
-        now = hf__now_ms();
+        now = hf_time_mono_ms();
         if (c->batch_msgs &&
             (c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes ||
              now - c->batch_started_ms >= c->max_ms ||

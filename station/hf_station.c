@@ -15,6 +15,7 @@
  * librdkafka itself retries each message until message.timeout.ms
  * (publish.delivery_timeout_ms), so a pass fails only after that long.
  */
+#include "hf_time.h"
 #include "hf_station.h"
 
 #include <errno.h>
@@ -82,20 +83,6 @@ struct hf_station_s {
 };
 
 /* ==== helpers ==== */
-
-static int64_t hf__now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t hf__mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static const char *hf__topic(hf_station_t *st, const hf_event_type_t *t)
 {
@@ -297,10 +284,10 @@ static void hf__pump(hf_station_t *st)
         hf_spool_cursor_destroy(st->cur);
         st->cur = NULL;
         st->pass_abort = false;
-        st->next_pass_us = hf__mono_us() + HF__PASS_BACKOFF_US;
+        st->next_pass_us = hf_time_mono_us() + HF__PASS_BACKOFF_US;
     }
     if (!st->cur) {
-        if (st->inflight > 0 || hf__mono_us() < st->next_pass_us)
+        if (st->inflight > 0 || hf_time_mono_us() < st->next_pass_us)
             return;
         st->cur = hf_spool_cursor_new(st->spool);
         st->failure_logged = false;
@@ -332,7 +319,7 @@ static void hf__pump(hf_station_t *st)
 
 static void hf__ack_sync(hf_station_t *st, bool force)
 {
-    int64_t now = hf__mono_us();
+    int64_t now = hf_time_mono_us();
     if (!force && now - st->last_ack_sync_us < HF__ACK_SYNC_US)
         return;
     st->last_ack_sync_us = now;
@@ -530,7 +517,7 @@ hf_err_t hf_station_submit(hf_station_t *st, const char *event_type, const hf_fi
     }
     avro_value_reset(&v->value);
     hf_record_ctx_t ctx = {.pseudo = st->pseudo, .rules = &st->rules,
-                           .source_system = st->source_system, .now_us = hf__now_us(),
+                           .source_system = st->source_system, .now_us = hf_time_wall_us(),
                            .skip_validation = opts && opts->skip_validation};
     char event_id[37];
     hf_err_t e = hf__record_build(&ctx, t->name, v->actual_version, v->schema, &v->value, fields,
@@ -595,7 +582,7 @@ hf_err_t hf_station_sync(hf_station_t *st, char *errstr, size_t errstr_size)
 {
     hf_err_t e = hf_spool_sync(st->spool, errstr, errstr_size);
     if (!e)
-        st->last_ack_sync_us = hf__mono_us();
+        st->last_ack_sync_us = hf_time_mono_us();
     return e;
 }
 
@@ -617,11 +604,11 @@ void hf_station_poll(hf_station_t *st, int timeout_ms)
 
 hf_err_t hf_station_flush(hf_station_t *st, int timeout_ms)
 {
-    int64_t deadline = hf__mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = hf_time_mono_us() + (int64_t)timeout_ms * 1000;
     while (hf_spool_pending(st->spool) > 0) {
         if (st->offline)
             break;
-        int64_t left = (deadline - hf__mono_us()) / 1000;
+        int64_t left = (deadline - hf_time_mono_us()) / 1000;
         if (left <= 0)
             break;
         hf_station_poll(st, left < 100 ? (int)left : 100);
