@@ -11,10 +11,14 @@
  * PostgreSQL binary COPY rows kept per fact table, plus quarantine records
  * and the offsets range of every (topic, partition) it covers. Committing it
  * is ONE transaction: offsets compare-and-set first (a zombie that lost its
- * partitions gets HF_ERR_CONFLICT and writes nothing), then per table a
- * binary COPY sorted by (province_code, event_date) under a savepoint; on a
- * unique violation (station resends) that table goes through a temporary
- * staging table and INSERT ... ON CONFLICT DO NOTHING; rows PostgreSQL
+ * partitions gets HF_ERR_CONFLICT and writes nothing), then per table:
+ * rows whose key this connection may have committed before (a Bloom filter
+ * of recently committed keys) are looked up in the primary-key index and
+ * dropped when present (station resends); the rest go in with one binary
+ * COPY sorted by (province_code, event_date) under a savepoint; if that COPY
+ * still hits a unique violation (a resend the filter did not know) the table
+ * goes through a temporary staging table and INSERT ... ON CONFLICT DO
+ * NOTHING; rows PostgreSQL
  * rejects (22xxx/23xxx) are found by bisection and quarantined; then
  * quarantine rows, hf_completeness, COMMIT. Missing partitions are created
  * before the transaction, each in its own short autocommit transaction.

@@ -12,12 +12,14 @@
  *   2. BEGIN; offsets compare-and-set (first, so a zombie stops before the
  *      expensive part, and concurrent committers of one partition queue on
  *      its hf_offsets row);
- *   3. per table, rows sorted by (province_code, event_date): binary COPY
- *      into the parent under a savepoint (fast path); on 23505 the same
- *      rows go to the session's TEMP staging table and INSERT ... SELECT ...
- *      ON CONFLICT DO NOTHING (slow path); on another 22xxx/23xxx the range
- *      is bisected under savepoints until the rejected rows are isolated
- *      and quarantined;
+ *   3. per table, rows sorted by (province_code, event_date): the keys this
+ *      connection committed before (a Bloom filter: station resends) are
+ *      looked up in the primary key and the rows found are not sent; binary
+ *      COPY of the rest into the parent under a savepoint (fast path); on
+ *      23505 anyway the rows go to the session's TEMP staging table and
+ *      INSERT ... SELECT ... ON CONFLICT DO NOTHING (slow path); on another
+ *      22xxx/23xxx the range is bisected under savepoints until the
+ *      rejected rows are isolated and quarantined;
  *   4. quarantine rows; hf_completeness (rows actually inserted), in key
  *      order so concurrent loaders lock them in the same order; COMMIT.
  * Nothing in the batch changes during an attempt except per-row state that
@@ -32,7 +34,13 @@
 
 /* ==== state ==== */
 
-enum { HF__ROW_PENDING = 0, HF__ROW_INSERTED, HF__ROW_SLOW, HF__ROW_REJECTED };
+enum {
+    HF__ROW_PENDING = 0,
+    HF__ROW_INSERTED, /* by the fast COPY */
+    HF__ROW_SLOW,     /* through staging + ON CONFLICT: inserted or a duplicate */
+    HF__ROW_REJECTED, /* quarantined */
+    HF__ROW_DUP,      /* the probe found its key in the warehouse: not sent */
+};
 
 typedef struct hf__row_s {
     size_t off;          /* tuple bytes in the table's data buffer */
@@ -104,6 +112,8 @@ struct hf_wh_batch_s {
     size_t ncompl, compl_cap;
     size_t nrows;
     hf_buf_t send;                   /* COPY chunk being assembled */
+    uint32_t *pick;                  /* row indexes of one table to probe */
+    size_t npick, pick_cap;
     hf_wh_stats_t st;                /* stats of the current attempt */
     bool committed;
     bool outcome_unknown;            /* the last COMMIT's reply was lost */
@@ -112,9 +122,6 @@ struct hf_wh_batch_s {
 };
 
 #define HF__SEND_CHUNK (256 * 1024)
-/* After a batch with duplicates, this many batches of the table skip the
- * fast path (a batch without duplicates counts one down). */
-#define HF__DUP_STREAK 4
 
 /* ==== small helpers ==== */
 
@@ -233,6 +240,7 @@ void hf_wh_batch_destroy(hf_wh_batch_t *b)
     hf_free(b->offs);
     hf_free(b->compl);
     hf_buf_free(&b->send);
+    hf_free(b->pick);
     hf_free(b);
 }
 
@@ -468,40 +476,59 @@ static bool hf__send(hf_wh_batch_t *b, const void *p, size_t n)
     return true;
 }
 
-/* COPY rows [lo, hi) of table ti with sql (the parent or the staging
- * table). */
-static hf_err_t hf__copy(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, const char *sql,
-                         char sqlstate[6], char *errstr, size_t errstr_size)
+/* Start COPY ... FROM STDIN with sql and queue the binary header. */
+static hf_err_t hf__copy_begin(hf_wh_batch_t *b, const char *sql, bool *ok, char sqlstate[6],
+                               char *errstr, size_t errstr_size)
 {
-    PGconn *conn = b->wh->conn;
-    hf__tbatch_t *tb = &b->t[ti];
-    PGresult *r = PQexec(conn, sql);
+    PGresult *r = PQexec(b->wh->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        hf_err_t err = hf__pg_fail(conn, r, "COPY", sqlstate, errstr, errstr_size);
+        hf_err_t err = hf__pg_fail(b->wh->conn, r, "COPY", sqlstate, errstr, errstr_size);
         PQclear(r);
         return err;
     }
     PQclear(r);
     hf_buf_reset(&b->send);
-    bool ok = hf__send(b, hf__copy_header, sizeof(hf__copy_header));
-    for (size_t i = lo; ok && i < hi; i++)
-        ok = hf__send(b, tb->data.data + tb->rows[i].off, tb->rows[i].len);
+    *ok = hf__send(b, hf__copy_header, sizeof(hf__copy_header));
+    return HF_OK;
+}
+
+/* Send the trailer, end the COPY and collect its result; ok is false when
+ * sending failed on the way. what names the target in errors. */
+static hf_err_t hf__copy_end(hf_wh_batch_t *b, bool ok, const char *what, char sqlstate[6],
+                             char *errstr, size_t errstr_size)
+{
+    PGconn *conn = b->wh->conn;
     ok = ok && hf__send(b, hf__copy_trailer, sizeof(hf__copy_trailer)) && hf__send_flush(b);
     if (PQputCopyEnd(conn, ok ? NULL : "hemoflow: sending COPY data failed") != 1)
         ok = false;
     hf_err_t err = HF_OK;
-    r = PQgetResult(conn);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        char what[96];
-        snprintf(what, sizeof(what), "COPY into %s", b->wh->tables[ti].et->snake);
+    PGresult *r = PQgetResult(conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
         err = hf__pg_fail(conn, r, what, sqlstate, errstr, errstr_size);
-    }
     PQclear(r);
     while ((r = PQgetResult(conn)) != NULL)
         PQclear(r);
     if (!err && !ok)
-        err = hf__pg_fail(conn, NULL, "COPY", sqlstate, errstr, errstr_size);
+        err = hf__pg_fail(conn, NULL, what, sqlstate, errstr, errstr_size);
     return err;
+}
+
+/* COPY the pending rows of [lo, hi) of table ti with sql (the parent or
+ * the staging table). */
+static hf_err_t hf__copy(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, const char *sql,
+                         char sqlstate[6], char *errstr, size_t errstr_size)
+{
+    hf__tbatch_t *tb = &b->t[ti];
+    bool ok;
+    hf_err_t err = hf__copy_begin(b, sql, &ok, sqlstate, errstr, errstr_size);
+    if (err)
+        return err;
+    for (size_t i = lo; ok && i < hi; i++)
+        if (tb->rows[i].state == HF__ROW_PENDING)
+            ok = hf__send(b, tb->data.data + tb->rows[i].off, tb->rows[i].len);
+    char what[96];
+    snprintf(what, sizeof(what), "COPY into %s", b->wh->tables[ti].et->snake);
+    return hf__copy_end(b, ok, what, sqlstate, errstr, errstr_size);
 }
 
 /* ==== completeness ==== */
@@ -526,10 +553,14 @@ static void hf__compl_add(hf_wh_batch_t *b, size_t ti, const char prov[2], int32
     b->compl[b->ncompl++] = (hf__compl_t){ti, {prov[0], prov[1]}, date, events, max_us};
 }
 
+/* The pending rows of [lo, hi) were inserted by the fast COPY. */
 static void hf__compl_rows(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi)
 {
     hf__tbatch_t *tb = &b->t[ti];
     for (size_t i = lo; i < hi; i++) {
+        if (tb->rows[i].state != HF__ROW_PENDING)
+            continue;
+        b->st.table[ti].inserted++;
         tb->rows[i].state = HF__ROW_INSERTED;
         hf__compl_add(b, ti, tb->rows[i].province, tb->rows[i].event_date, 1,
                       tb->rows[i].occurred_us);
@@ -591,6 +622,208 @@ static hf_err_t hf__write_completeness(hf_wh_batch_t *b, char *errstr, size_t er
     return err;
 }
 
+/* ==== duplicates: the seen filter and the probe ==== */
+
+/* The COPY column of event_id (1 + its field index), or -1. */
+static int hf__id_col(const hf__table_t *tab)
+{
+    for (size_t i = 0; i < tab->nfields; i++)
+        if (tab->fields[i].kind == HF__COL_UUID && strcmp(tab->fields[i].name, "event_id") == 0)
+            return (int)i + 1;
+    return -1;
+}
+
+/* The 16 bytes of a row's event_id inside its COPY tuple (int16 column
+ * count, then per column an int32 length and the bytes), or NULL. */
+static const unsigned char *hf__row_id(const hf__tbatch_t *tb, const hf__row_t *r, int col)
+{
+    const unsigned char *p = tb->data.data + r->off + 2, *end = tb->data.data + r->off + r->len;
+    for (int c = 0;; c++) {
+        if (end - p < 4)
+            return NULL;
+        int32_t len = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+                                (uint32_t)p[3]);
+        p += 4;
+        if (c == col)
+            return len == 16 && end - p >= 16 ? p : NULL;
+        if (len > 0) {
+            if (end - p < len)
+                return NULL;
+            p += len;
+        }
+    }
+}
+
+static inline uint64_t hf__mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+/* Hash of a row's primary key (and its table). */
+static uint64_t hf__key_hash(size_t ti, const hf__row_t *r, const unsigned char *id)
+{
+    uint64_t a, c;
+    memcpy(&a, id, 8);
+    memcpy(&c, id + 8, 8);
+    uint64_t h = (uint64_t)(ti + 1) << 48 | (uint64_t)(unsigned char)r->province[0] << 40 |
+                 (uint64_t)(unsigned char)r->province[1] << 32 | (uint32_t)r->event_date;
+    h = hf__mix64(h ^ UINT64_C(0x9e3779b97f4a7c15));
+    h = hf__mix64(h ^ a);
+    return hf__mix64(h ^ c);
+}
+
+/* Split-block Bloom filter (as in Parquet): a key sets one bit in each of
+ * the 8 words of one 32-byte block, so a lookup is one cache line. */
+static const uint32_t hf__salt[8] = {0x47b6137bU, 0x44974d91U, 0x8824ad5bU, 0xa2b7289dU,
+                                     0x705495c7U, 0x2df1424bU, 0x9efc4947U, 0x5c6bfb31U};
+
+static bool hf__seen_has(const hf__wh_seen_t *s, uint64_t h)
+{
+    size_t blk = (size_t)(h >> 32) & (HF__SEEN_BLOCKS - 1);
+    uint32_t x = (uint32_t)h;
+    for (int g = 0; g < 2; g++) {
+        if (!s->n[g])
+            continue;
+        const uint32_t *w = s->bits[g][blk];
+        bool all = true;
+        for (int i = 0; i < 8 && all; i++)
+            all = w[i] >> ((x * hf__salt[i]) >> 27) & 1;
+        if (all)
+            return true;
+    }
+    return false;
+}
+
+static void hf__seen_add(hf__wh_seen_t *s, uint64_t h)
+{
+    if (s->n[s->cur] >= HF__SEEN_CAP) {
+        s->cur ^= 1;
+        memset(s->bits[s->cur], 0, sizeof(s->bits[s->cur]));
+        s->n[s->cur] = 0;
+    }
+    uint32_t *w = s->bits[s->cur][(size_t)(h >> 32) & (HF__SEEN_BLOCKS - 1)];
+    uint32_t x = (uint32_t)h;
+    for (int i = 0; i < 8; i++)
+        w[i] |= UINT32_C(1) << ((x * hf__salt[i]) >> 27);
+    s->n[s->cur]++;
+}
+
+/* After COMMIT: the keys of every row now in the warehouse. */
+static void hf__seen_remember(hf_wh_batch_t *b)
+{
+    hf_wh_t *wh = b->wh;
+    for (size_t ti = 0; ti < wh->ntables; ti++) {
+        const hf__tbatch_t *tb = &b->t[ti];
+        int col = tb->n ? hf__id_col(&wh->tables[ti]) : -1;
+        for (size_t i = 0; col >= 0 && i < tb->n; i++) {
+            const hf__row_t *r = &tb->rows[i];
+            if (r->state == HF__ROW_PENDING || r->state == HF__ROW_REJECTED)
+                continue;
+            const unsigned char *id = hf__row_id(tb, r, col);
+            if (id)
+                hf__seen_add(&wh->seen, hf__key_hash(ti, r, id));
+        }
+    }
+}
+
+/* Fill b->pick with the pending rows of [lo, hi) whose key the seen filter
+ * may hold: most likely resends of rows this loader committed. */
+static size_t hf__pick(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, int col)
+{
+    const hf__tbatch_t *tb = &b->t[ti];
+    b->npick = 0;
+    for (size_t i = lo; i < hi; i++) {
+        const hf__row_t *r = &tb->rows[i];
+        if (r->state != HF__ROW_PENDING || !hf__row_partitionable(r))
+            continue; /* a row with no partition cannot be in the warehouse */
+        const unsigned char *id = hf__row_id(tb, r, col);
+        if (!id || !hf__seen_has(&b->wh->seen, hf__key_hash(ti, r, id)))
+            continue;
+        if (b->npick == b->pick_cap) {
+            b->pick_cap = b->pick_cap ? b->pick_cap * 2 : 1024;
+            b->pick = hf_realloc(b->pick, b->pick_cap * sizeof(uint32_t));
+        }
+        b->pick[b->npick++] = (uint32_t)i;
+    }
+    return b->npick;
+}
+
+static inline void hf__be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Mark DUP the rows b->pick of table ti whose key is in the warehouse. The
+ * keys go by binary COPY into the session's pg_temp.hf_keys and are looked
+ * up one by one in the primary key index: LATERAL ... LIMIT 1 forces that
+ * nested loop, which costs the same per key however large the warehouse
+ * grows (with no statistics on the keys the planner may otherwise pick a
+ * merge or hash join over whole partitions; bounds on province or date
+ * would not help: run-time pruning evaluates them per key). Runs in the
+ * load transaction without a savepoint: it writes only the temp table.
+ * Never returns HF_ERR_PG_DATA. */
+static hf_err_t hf__probe(hf_wh_batch_t *b, size_t ti, int col, char *errstr, size_t errstr_size)
+{
+    hf_wh_t *wh = b->wh;
+    hf__tbatch_t *tb = &b->t[ti];
+    const char *snake = wh->tables[ti].et->snake;
+    bool ok;
+    hf_err_t err = hf__pg_exec(wh->conn, "TRUNCATE pg_temp.hf_keys", errstr, errstr_size);
+    if (!err)
+        err = hf__copy_begin(b, "COPY pg_temp.hf_keys (p, d, id, i) FROM STDIN (FORMAT binary)",
+                             &ok, NULL, errstr, errstr_size);
+    if (err)
+        return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
+    for (size_t k = 0; k < b->npick; k++) {
+        const hf__row_t *r = &tb->rows[b->pick[k]];
+        unsigned char t[44]; /* one hf_keys tuple */
+        t[0] = 0;
+        t[1] = 4;
+        hf__be32(t + 2, 2);
+        memcpy(t + 6, r->province, 2);
+        hf__be32(t + 8, 4);
+        hf__be32(t + 12, (uint32_t)(r->event_date - HF__PG_EPOCH_DAYS));
+        hf__be32(t + 16, 16);
+        memcpy(t + 20, hf__row_id(tb, r, col), 16);
+        hf__be32(t + 36, 4);
+        hf__be32(t + 40, b->pick[k]);
+        ok = ok && hf__send(b, t, 44);
+    }
+    err = hf__copy_end(b, ok, "COPY into pg_temp.hf_keys", NULL, errstr, errstr_size);
+    if (!err) {
+        char *sql = hf_asprintf(
+            "SELECT k.i FROM pg_temp.hf_keys k CROSS JOIN LATERAL"
+            " (SELECT 1 FROM hemoflow.%s t WHERE t.province_code = k.p AND t.event_date = k.d"
+            " AND t.event_id = k.id LIMIT 1) x",
+            snake);
+        PGresult *r = PQexec(wh->conn, sql);
+        hf_free(sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            char what[96];
+            snprintf(what, sizeof(what), "duplicate probe of %s", snake);
+            err = hf__pg_fail(wh->conn, r, what, NULL, errstr, errstr_size);
+        } else {
+            for (int i = 0; i < PQntuples(r); i++) {
+                unsigned long k = strtoul(PQgetvalue(r, i, 0), NULL, 10);
+                if (k < tb->n && tb->rows[k].state == HF__ROW_PENDING)
+                    tb->rows[k].state = HF__ROW_DUP;
+            }
+            hf_log_debug("warehouse.probe", "table=%s keys=%zu found=%d", snake, b->npick,
+                         PQntuples(r));
+        }
+        PQclear(r);
+    }
+    return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
+}
+
 /* ==== one table: fast path, slow path, bisection ==== */
 
 static hf_err_t hf__sp(hf_wh_batch_t *b, const char *sql, char *errstr, size_t errstr_size)
@@ -603,7 +836,8 @@ static hf_err_t hf__sp_rollback(hf_wh_batch_t *b, char *errstr, size_t errstr_si
     return hf__sp(b, "ROLLBACK TO SAVEPOINT hf_sp; RELEASE SAVEPOINT hf_sp", errstr, errstr_size);
 }
 
-/* Staging + INSERT ... ON CONFLICT DO NOTHING for rows [lo, hi). */
+/* Staging + INSERT ... ON CONFLICT DO NOTHING for the pending rows of
+ * [lo, hi). */
 static hf_err_t hf__slow_path(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi,
                               char sqlstate[6], char *errstr, size_t errstr_size)
 {
@@ -640,7 +874,8 @@ static hf_err_t hf__slow_path(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi,
                 b->st.table[ti].inserted += (size_t)cnt;
             }
             for (size_t i = lo; i < hi; i++)
-                tb->rows[i].state = HF__ROW_SLOW;
+                if (tb->rows[i].state == HF__ROW_PENDING)
+                    tb->rows[i].state = HF__ROW_SLOW;
             b->st.table[ti].slow_path = true;
         }
         PQclear(r);
@@ -687,34 +922,23 @@ static void hf__reject(hf_wh_batch_t *b, size_t ti, size_t i, const char *sqlsta
                 row->province, sqlstate, why);
 }
 
-/* Load rows [lo, hi) of table ti, isolating rows PostgreSQL rejects. Only
- * non-data errors come back. */
-static hf_err_t hf__load_range(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, char *errstr,
-                               size_t errstr_size)
+/* Fast path for the pending rows of [lo, hi): SAVEPOINT, binary COPY into
+ * the parent, RELEASE. HF_ERR_PG_DATA (sqlstate, why set) after rolling
+ * back to the savepoint; other errors in errstr. */
+static hf_err_t hf__try_copy(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, char sqlstate[6],
+                             char *why, size_t why_size, char *errstr, size_t errstr_size)
 {
-    const hf__table_t *tab = &b->wh->tables[ti];
-    char sqlstate[6] = "";
-    char why[512];
-    hf_err_t err;
-    if (lo == 0 && hi == b->t[ti].n && b->wh->dup_streak[ti]) {
-        /* The last batches of this table had duplicates: a fast COPY would
-         * most likely fail after doing most of its work. */
-        err = hf__slow_path(b, ti, lo, hi, sqlstate, why, sizeof(why));
-        if (!err)
-            return HF_OK;
-        if (err != HF_ERR_PG_DATA) {
-            hf_err_set(err, errstr, errstr_size, "%s", why);
-            return err;
-        }
-        /* data errors: isolate them below as usual */
-    }
-    err = hf__sp(b, "SAVEPOINT hf_sp", errstr, errstr_size);
+    size_t pending = 0;
+    for (size_t i = lo; i < hi; i++)
+        pending += b->t[ti].rows[i].state == HF__ROW_PENDING;
+    if (!pending)
+        return HF_OK;
+    hf_err_t err = hf__sp(b, "SAVEPOINT hf_sp", errstr, errstr_size);
     if (err)
         return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
-    err = hf__copy(b, ti, lo, hi, tab->copy_sql, sqlstate, why, sizeof(why));
+    err = hf__copy(b, ti, lo, hi, b->wh->tables[ti].copy_sql, sqlstate, why, why_size);
     if (!err) {
         hf__compl_rows(b, ti, lo, hi);
-        b->st.table[ti].inserted += hi - lo;
         return hf__sp(b, "RELEASE SAVEPOINT hf_sp", errstr, errstr_size);
     }
     if (err != HF_ERR_PG_DATA) {
@@ -726,6 +950,38 @@ static hf_err_t hf__load_range(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi
     if (rerr)
         return hf_err_set(rerr == HF_ERR_PG_DATA ? HF_ERR_PG : rerr, errstr, errstr_size, "%s",
                           e2);
+    return HF_ERR_PG_DATA;
+}
+
+/* Load rows [lo, hi) of table ti: duplicates skipped, rows PostgreSQL
+ * rejects isolated. Only non-data errors come back.
+ *
+ * Before the COPY of a whole table, the keys the seen filter may hold
+ * (resends of rows this loader committed) are looked up and the rows found
+ * are not sent, so a batch with resends still takes the fast path. If the
+ * COPY meets a duplicate anyway (the filter did not know it: a row
+ * committed by another loader or long ago, a key twice in the batch, or a
+ * row another loader inserted between the probe and the COPY), the range
+ * takes the staging + ON CONFLICT path: probing every key costs more than
+ * that (see docs/warehouse.md). */
+static hf_err_t hf__load_range(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, char *errstr,
+                               size_t errstr_size)
+{
+    char sqlstate[6] = "";
+    char why[512];
+    hf_err_t err;
+    int col = hf__id_col(&b->wh->tables[ti]);
+    if (col >= 0 && hi <= INT32_MAX && lo == 0 && hi == b->t[ti].n &&
+        hf__pick(b, ti, lo, hi, col)) {
+        err = hf__probe(b, ti, col, errstr, errstr_size);
+        if (err)
+            return err;
+        if (b->wh->probe_hook)
+            b->wh->probe_hook(b->wh->probe_hook_arg, ti);
+    }
+    err = hf__try_copy(b, ti, lo, hi, sqlstate, why, sizeof(why), errstr, errstr_size);
+    if (err != HF_ERR_PG_DATA)
+        return err;
     if (strcmp(sqlstate, "23505") == 0) {
         err = hf__slow_path(b, ti, lo, hi, sqlstate, why, sizeof(why));
         if (!err)
@@ -996,6 +1252,7 @@ hf_err_t hf_wh_batch_commit(hf_wh_batch_t *b, hf_wh_stats_t *stats, char *errstr
         if (done) {
             hf_log_info("warehouse.commit_recovered", "msg=\"the previous COMMIT had succeeded\"");
             b->committed = true;
+            hf__seen_remember(b);
             if (stats)
                 *stats = b->st;
             return HF_OK;
@@ -1025,14 +1282,7 @@ hf_err_t hf_wh_batch_commit(hf_wh_batch_t *b, hf_wh_stats_t *stats, char *errstr
     if (err)
         return err;
     b->committed = true;
-    for (size_t ti = 0; ti < wh->ntables; ti++) {
-        if (!b->t[ti].n)
-            continue;
-        if (b->st.table[ti].duplicates)
-            wh->dup_streak[ti] = HF__DUP_STREAK;
-        else if (wh->dup_streak[ti])
-            wh->dup_streak[ti]--;
-    }
+    hf__seen_remember(b);
     if (stats)
         *stats = b->st;
     hf_log_debug("warehouse.committed", "rows=%zu inserted=%zu duplicates=%zu rejected=%zu "

@@ -259,7 +259,10 @@ static hf_err_t hf__create_staging(hf_wh_t *wh, char *errstr, size_t errstr_size
         hf_buf_append(&sql, s, strlen(s));
         hf_free(s);
     }
-    hf_buf_append(&sql, "", 1);
+    /* keys of a batch, for the duplicate probe (hf_wh_batch.c): row index i */
+    static const char keys[] =
+        "CREATE TEMP TABLE IF NOT EXISTS hf_keys (p text, d date, id uuid, i integer);";
+    hf_buf_append(&sql, keys, sizeof(keys));
     hf_err_t err = hf__pg_exec(wh->conn, (const char *)sql.data, errstr, errstr_size);
     hf_buf_free(&sql);
     return err;

@@ -128,6 +128,23 @@ extern const char *const hf__provinces[31];
 
 /* ==== the connection (hf_wh_conn.c) ==== */
 
+/* Keys (table, province, event date, event_id) of rows this connection has
+ * committed recently, as a split-block Bloom filter in two generations: a
+ * station resend is almost always a key the same loader committed minutes
+ * ago (its topic partition is keyed by facility), so a commit probes the
+ * warehouse only for the keys the filter may hold, instead of all keys. A
+ * generation takes HF__SEEN_CAP keys (16 bits a key), then the older one is
+ * cleared and reused: the last 1-2 M keys are remembered, in 4 MiB. A false
+ * positive costs one index probe, a miss (a resend of a row committed by
+ * another loader or long ago) one failed COPY; never a wrong row. */
+#define HF__SEEN_BLOCKS (1u << 16) /* 32-byte blocks per generation: 2 MiB */
+#define HF__SEEN_CAP (1u << 20)    /* keys per generation */
+typedef struct hf__wh_seen_s {
+    uint32_t bits[2][HF__SEEN_BLOCKS][8];
+    size_t n[2];  /* keys added to each generation */
+    unsigned cur; /* generation being filled */
+} hf__wh_seen_t;
+
 struct hf_wh_s {
     char *conninfo;            /* pg.* settings, owned */
     bool daily;                /* partition granularity: day (true) or month */
@@ -135,7 +152,12 @@ struct hf_wh_s {
     PGconn *conn;              /* NULL when disconnected */
     size_t ntables;            /* = hf_event_types_count */
     hf__table_t tables[HF_WH_MAX_TABLES]; /* indexed like hf_event_types */
-    uint8_t dup_streak[HF_WH_MAX_TABLES]; /* batches left that go straight to the slow path */
+    hf__wh_seen_t seen;        /* keys this connection committed recently */
+    /* Test hook (NULL = none): called after a duplicate probe, before the
+     * COPY of the rows it left, with the table index. Lets a test insert a
+     * conflicting row from another connection, as a racing loader would. */
+    void (*probe_hook)(void *arg, size_t table);
+    void *probe_hook_arg;
     uint64_t *parts;           /* known leaf partitions: open-addressing set, 0 = empty */
     size_t parts_cap, parts_n;
 };

@@ -1,7 +1,8 @@
 /*
  * Integration: the warehouse against the real PostgreSQL of deploy/test.sh —
  * migrations, roles, partitions (ahead, on demand, daily, concurrent), and
- * the loader's batch commit: fast path, resend slow path, quarantine of
+ * the loader's batch commit: fast path, resends found by the probe or the
+ * slow path, in-batch repeats, a racing loader, quarantine of
  * rows PostgreSQL refuses, offsets compare-and-set, transient errors and
  * reconnect, the _current views. Every test works in its own database,
  * created and dropped here; counts are asserted exactly.
@@ -22,6 +23,7 @@
 #include "hf_mem.h"
 #include "hf_migrate.h"
 #include "hf_warehouse.h"
+#include "hf_wh_int.h" /* the probe's test hook */
 
 #define US_PER_DAY INT64_C(86400000000)
 
@@ -818,7 +820,7 @@ Test(warehouse, fast_path_then_resend_slow_path, .timeout = 300)
     commit_ok(b, &st);
     cr_assert_eq(st.inserted, 0);
     cr_assert_eq(st.duplicates, 3000);
-    cr_assert(st.table[DC].slow_path);
+    cr_assert(!st.table[DC].slow_path); /* found by the probe: nothing was sent */
     cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
     cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
 
@@ -841,6 +843,222 @@ Test(warehouse, fast_path_then_resend_slow_path, .timeout = 300)
     hf_wh_destroy(wh);
     ev_free(&e);
     ev_free(&ae);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+/* A batch where 5 % of the rows are resends of rows this loader committed:
+ * the probe finds them, the rest takes the fast path, counts are exact;
+ * a rejected row in the same batch is still isolated by bisection. */
+Test(warehouse, resends_found_by_probe, .timeout = 120)
+{
+    const char *db = "hf_it_wh_probe";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    add_dc(b, &e, 1, 2000, 0);
+    offsets_ok(b, DC_TOPIC, 0, -1, 2000);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 2000);
+
+    /* 100 resends spread over the batch, 1899 new rows, one row with no
+     * partition */
+    hf_wh_batch_reset(b);
+    int64_t off = 2000;
+    unsigned next = 10001, resent = 0;
+    for (unsigned i = 0; i < 2000; i++) {
+        if (i == 1234) {
+            ev_make(&e, 9999, "XX", T0, "create", 0);
+            add_ok(b, &e, DC_TOPIC, 0, off++);
+        } else if (i % 20 == 3) {
+            add_dc(b, &e, 1 + resent++ * 19, 1, off++);
+        } else {
+            add_dc(b, &e, next++, 1, off++);
+        }
+    }
+    cr_assert_eq(resent, 100);
+    offsets_ok(b, DC_TOPIC, 0, 2000, off);
+    commit_ok(b, &st);
+    cr_assert_eq(st.rows, 2000);
+    cr_assert_eq(st.inserted, 1899);
+    cr_assert_eq(st.duplicates, 100);
+    cr_assert_eq(st.rejected, 1);
+    cr_assert_eq(st.quarantined, 1);
+    cr_assert(!st.table[DC].slow_path);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3899);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899);
+    /* the resent rows were not touched: still the first load's offsets */
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id <"
+                       " '00000000-0000-4000-8000-000000002711' AND kafka_offset >= 2000"),
+                 0);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE sqlstate = '23514'"), 1);
+
+    /* a loader that did not commit the originals (a restart): the COPY meets
+     * them, the slow path skips them; counts stay exact */
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    wh = wh_open(cfg, cat);
+    b = hf_wh_batch_new(wh);
+    add_dc(b, &e, 1, 50, off);          /* old */
+    add_dc(b, &e, 20001, 50, off + 50); /* new */
+    offsets_ok(b, DC_TOPIC, 0, off, off + 100);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 50);
+    cr_assert_eq(st.duplicates, 50);
+    cr_assert(st.table[DC].slow_path);
+    off += 100;
+    /* the next batch without duplicates takes the fast path again */
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 30001, 50, off);
+    offsets_ok(b, DC_TOPIC, 0, off, off + 50);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 50);
+    cr_assert(!st.table[DC].slow_path);
+    /* ... and this loader now knows the keys of both batches */
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 1, 10, off + 50);     /* resent to it before */
+    add_dc(b, &e, 30001, 10, off + 60); /* committed by it */
+    add_dc(b, &e, 40001, 10, off + 70); /* new */
+    offsets_ok(b, DC_TOPIC, 0, off + 50, off + 80);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 10);
+    cr_assert_eq(st.duplicates, 20);
+    cr_assert(!st.table[DC].slow_path);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3899 + 50 + 50 + 10);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899 + 50 + 50 + 10);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+/* The same key more than once in one batch, new and resent: the first copy
+ * is kept, the others are duplicates. */
+Test(warehouse, in_batch_repeats, .timeout = 120)
+{
+    const char *db = "hf_it_wh_repeats";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    add_dc(b, &e, 1, 100, 0);
+    offsets_ok(b, DC_TOPIC, 0, -1, 100);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 101, 100, 100); /* new, offsets 100..199 */
+    add_dc(b, &e, 150, 1, 200);   /* new and repeated, twice */
+    add_dc(b, &e, 150, 1, 201);
+    add_dc(b, &e, 5, 1, 202); /* resent, twice */
+    add_dc(b, &e, 5, 1, 203);
+    offsets_ok(b, DC_TOPIC, 0, 100, 204);
+    commit_ok(b, &st);
+    cr_assert_eq(st.rows, 104);
+    cr_assert_eq(st.inserted, 100);
+    cr_assert_eq(st.duplicates, 4);
+    cr_assert_eq(st.rejected, 0);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 200);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 200);
+    cr_assert_eq(q1(c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
+                       " '00000000-0000-4000-8000-000000000096'"),
+                 149);
+    cr_assert_eq(q1(c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
+                       " '00000000-0000-4000-8000-000000000005'"),
+                 4);
+    /* only repeats, all of keys the loader committed */
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 7, 1, 204);
+    add_dc(b, &e, 7, 1, 205);
+    add_dc(b, &e, 7, 1, 206);
+    offsets_ok(b, DC_TOPIC, 0, 204, 207);
+    commit_ok(b, &st);
+    cr_assert_eq(st.inserted, 0);
+    cr_assert_eq(st.duplicates, 3);
+    cr_assert(!st.table[DC].slow_path);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 200);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh);
+    ev_free(&e);
+    hf_catalog_destroy(cat);
+    PQfinish(c);
+    hf_config_destroy(cfg);
+    db_drop(db);
+}
+
+typedef struct race_s {
+    hf_wh_batch_t *other; /* a second loader's batch, committed from the hook */
+    int fired;
+} race_t;
+
+static void race_hook(void *arg, size_t table)
+{
+    race_t *r = arg;
+    if (table != DC || r->fired++)
+        return;
+    hf_wh_stats_t st;
+    commit_ok(r->other, &st);
+    cr_assert_eq(st.inserted, 1);
+}
+
+/* Another loader inserts one of the batch's new keys between the probe and
+ * the COPY: the COPY fails, the staging + ON CONFLICT path loads the rest,
+ * and the row counts once, for the loader that inserted it. */
+Test(warehouse, dup_race_falls_back_to_on_conflict, .timeout = 120)
+{
+    const char *db = "hf_it_wh_race";
+    hf_config_t *cfg = fresh(db, "month", 0);
+    hf_catalog_t *cat = catalog();
+    hf_wh_t *wh = wh_open(cfg, cat), *wh2 = wh_open(cfg, cat);
+    PGconn *c = conn_for(db);
+    ev_t e;
+    ev_init(&e, cat, "DonationCollected");
+    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    add_dc(b, &e, 1, 10, 0);
+    offsets_ok(b, DC_TOPIC, 0, -1, 10);
+    hf_wh_stats_t st;
+    commit_ok(b, &st);
+
+    race_t race = {.other = hf_wh_batch_new(wh2)};
+    add_dc(race.other, &e, 1005, 1, 77); /* the same event, another loader's offsets */
+    offsets_ok(race.other, DC_TOPIC, 9, -1, 78);
+    hf_wh_batch_reset(b);
+    add_dc(b, &e, 3, 1, 10);     /* a resend this loader knows: it probes */
+    add_dc(b, &e, 1001, 10, 11); /* new, one of them raced in by wh2 */
+    offsets_ok(b, DC_TOPIC, 0, 10, 21);
+    wh->probe_hook = race_hook;
+    wh->probe_hook_arg = &race;
+    commit_ok(b, &st);
+    wh->probe_hook = NULL;
+    cr_assert_eq(race.fired, 1);
+    cr_assert_eq(st.rows, 11);
+    cr_assert_eq(st.inserted, 9);
+    cr_assert_eq(st.duplicates, 2);
+    cr_assert(st.table[DC].slow_path);
+    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 20);
+    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 20);
+    cr_assert_eq(q1(c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
+                       " '00000000-0000-4000-8000-0000000003ed'"),
+                 77); /* wh2's copy */
+    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets WHERE kafka_partition = 0"),
+                 21);
+    hf_wh_batch_destroy(race.other);
+    hf_wh_batch_destroy(b);
+    hf_wh_destroy(wh2);
+    hf_wh_destroy(wh);
+    ev_free(&e);
     hf_catalog_destroy(cat);
     PQfinish(c);
     hf_config_destroy(cfg);
