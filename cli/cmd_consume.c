@@ -80,9 +80,9 @@ int hf_cmd_consume(hf_cli_t *cli, int argc, char **argv)
     hf_consumer_destroy(cons);
     hf_catalog_destroy(cat);
     printf("consumed=%" PRIu64 " loaded=%" PRIu64 " duplicates=%" PRIu64 " quarantined=%" PRIu64
-           " batches=%" PRIu64 " retries=%" PRIu64 " conflicts=%" PRIu64 "\n",
+           " batches=%" PRIu64 " retries=%" PRIu64 " conflicts=%" PRIu64 " gaps=%" PRIu64 "\n",
            st.messages, st.loaded, st.duplicates, st.quarantined, st.batches, st.retries,
-           st.conflicts);
+           st.conflicts, st.gaps);
     if (e) {
         fprintf(stderr, "hemoflow consume: %s\n", err);
         return HF_EXIT_FAIL;

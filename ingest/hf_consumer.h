@@ -49,6 +49,7 @@ typedef struct hf_consumer_stats_s {
     uint64_t batches;      /* committed transactions */
     uint64_t retries;      /* transient failures retried */
     uint64_t conflicts;    /* batches abandoned because another instance owned a partition */
+    uint64_t gaps;         /* messages Kafka no longer had when their turn came (retention) */
 } hf_consumer_stats_t;
 
 void hf_consumer_stats(const hf_consumer_t *c, hf_consumer_stats_t *out);

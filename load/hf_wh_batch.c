@@ -519,7 +519,7 @@ static hf_err_t hf__copy(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, cons
                          char sqlstate[6], char *errstr, size_t errstr_size)
 {
     hf__tbatch_t *tb = &b->t[ti];
-    bool ok;
+    bool ok = false; /* zeroed for GCC -O3 */
     hf_err_t err = hf__copy_begin(b, sql, &ok, sqlstate, errstr, errstr_size);
     if (err)
         return err;
@@ -775,7 +775,7 @@ static hf_err_t hf__probe(hf_wh_batch_t *b, size_t ti, int col, char *errstr, si
     hf_wh_t *wh = b->wh;
     hf__tbatch_t *tb = &b->t[ti];
     const char *snake = wh->tables[ti].et->snake;
-    bool ok;
+    bool ok = false; /* zeroed for GCC -O3 */
     hf_err_t err = hf__pg_exec(wh->conn, "TRUNCATE pg_temp.hf_keys", errstr, errstr_size);
     if (!err)
         err = hf__copy_begin(b, "COPY pg_temp.hf_keys (p, d, id, i) FROM STDIN (FORMAT binary)",

@@ -169,14 +169,14 @@ static int64_t hf__local_at(int32_t day, int64_t minutes)
 }
 
 /* ISO 8601 with offset: "+08:00" station local time, or "Z" (UTC). */
-static void hf__fmt_time(char out[32], int64_t us, bool utc)
+static void hf__fmt_time(char out[64], int64_t us, bool utc)
 {
     int64_t t = hf__floordiv(us, HF__SEC) + (utc ? 0 : HF__LOCAL_OFFSET_MIN * 60);
     int64_t days = hf__floordiv(t, 86400);
     int64_t sod = t - days * 86400;
     int y, m, d;
     hf__civil(days, &y, &m, &d);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, m, d, (int)(sod / 3600),
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, m, d, (int)(sod / 3600),
              (int)(sod / 60 % 60), (int)(sod % 60), utc ? "Z" : "+08:00");
 }
 
@@ -445,7 +445,7 @@ static const char *hf__rec_get(const hf__rec_t *r, const char *name)
 
 static void hf__rec_time(hf__rec_t *r, const char *name, int64_t us)
 {
-    char t[32];
+    char t[64];
     hf__fmt_time(t, us, r->utc);
     hf__rec_set(r, name, "%s", t);
 }

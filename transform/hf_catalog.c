@@ -370,7 +370,7 @@ static hf_err_t hf__rd_int(hf__rd_t *rd, int32_t *out)
 /* A byte length: non-negative and no more than the bytes left. */
 static hf_err_t hf__rd_len(hf__rd_t *rd, size_t *out)
 {
-    int64_t v;
+    int64_t v = 0; /* set by hf__rd_long on HF_OK; zeroed for GCC -O3 */
     hf_err_t err = hf__rd_long(rd, &v);
     if (err)
         return err;
@@ -448,7 +448,7 @@ static hf_err_t hf__skip(hf__rd_t *rd, const hf_avro_node_t *n)
 {
     hf_err_t err = HF_OK;
     int64_t l;
-    size_t len, idx, total = 0, cnt;
+    size_t len, idx = 0, total = 0, cnt; /* idx zeroed for GCC -O3 */
     const uint8_t *dummy = NULL;
     switch (n->type) {
     case HF_AVRO_NULL:
@@ -685,7 +685,7 @@ static hf_err_t hf__read(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *dest)
     int64_t l;
     int32_t i32;
     double d;
-    size_t len, idx;
+    size_t len, idx = 0; /* zeroed for GCC -O3 */
     const uint8_t *b = NULL;
     avro_value_t child;
     int rc = 0;
