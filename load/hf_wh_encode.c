@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hf_uuid.h"
 #include "hf_wh_int.h"
 
 const unsigned char hf__copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n',
@@ -218,37 +219,6 @@ static inline void hf__put_text(hf_buf_t *b, const char *s, size_t n)
     hf_buf_append(b, s, n);
 }
 
-static int hf__hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-bool hf__wh_uuid_parse(const char *s, size_t len, unsigned char out[16])
-{
-    if (len != 36)
-        return false;
-    size_t o = 0;
-    for (size_t i = 0; i < 36;) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-            i++;
-            continue;
-        }
-        int hi = hf__hexval(s[i]), lo = hf__hexval(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[o++] = (unsigned char)(hi << 4 | lo);
-        i += 2;
-    }
-    return o == 16;
-}
 
 static int64_t hf__floordiv(int64_t a, int64_t b)
 {
@@ -360,7 +330,7 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
         unsigned char u[16];
         if (!hf__get_text(v, &s, &n))
             return HF__SHAPE("field %s: expected a string", c->name);
-        if (!hf__wh_uuid_parse(s, n, u))
+        if (!hf_uuid_parse(s, n, u))
             return HF__DATA("22P02", "field %s: invalid input syntax for type uuid: \"%.*s\"",
                             c->name, (int)(n > 40 ? 40 : n), s);
         hf__put32(out, 16);

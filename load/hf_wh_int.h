@@ -72,8 +72,6 @@ void hf__wh_table_clear(hf__table_t *t);
 extern const unsigned char hf__copy_header[19];
 extern const unsigned char hf__copy_trailer[2];
 
-/* Parse 8-4-4-4-12 hex text (either case) into 16 bytes; false when bad. */
-bool hf__wh_uuid_parse(const char *s, size_t len, unsigned char out[16]);
 
 /* Station-local calendar date of an instant: floor((occurred_us +
  * utc_offset_minutes * 60e6) / 86400e6), as days since 1970-01-01. false on

@@ -121,32 +121,6 @@ static hf_err_t hf__reject(hf_norm_t *out, const char *reason, const char *field
     return HF_ERR_INVALID;
 }
 
-bool hf_uuid_parse(const char *s, size_t len, uint8_t out[16])
-{
-    if (!s || len != 36)
-        return false;
-    size_t o = 0;
-    for (size_t i = 0; i < 36;) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-            i++;
-            continue;
-        }
-        int hi, lo;
-        char a = s[i], b = s[i + 1];
-        hi = a >= '0' && a <= '9' ? a - '0' : a >= 'a' && a <= 'f' ? a - 'a' + 10
-           : a >= 'A' && a <= 'F' ? a - 'A' + 10 : -1;
-        lo = b >= '0' && b <= '9' ? b - '0' : b >= 'a' && b <= 'f' ? b - 'a' + 10
-           : b >= 'A' && b <= 'F' ? b - 'A' + 10 : -1;
-        if (hi < 0 || lo < 0 || i + 1 == 8 || i + 1 == 13 || i + 1 == 18 || i + 1 == 23)
-            return false;
-        out[o++] = (uint8_t)(hi << 4 | lo);
-        i += 2;
-    }
-    return o == 16;
-}
-
 static bool hf__is_pid(const char *s, size_t len)
 {
     if (len != 64)

@@ -16,6 +16,7 @@
 
 #include "hf_catalog.h"
 #include "hf_err.h"
+#include "hf_uuid.h"
 #include "hf_validate.h"
 
 typedef struct hf_normalizer_s hf_normalizer_t;
@@ -38,8 +39,6 @@ typedef struct hf_norm_s {
 hf_err_t hf_normalize(const hf_normalizer_t *n, const hf_decoded_t *dec, int64_t now_us,
                       hf_norm_t *out) __attribute__((warn_unused_result));
 
-/* Parse a textual UUID (8-4-4-4-12 hex, either case) into 16 bytes. */
-bool hf_uuid_parse(const char *s, size_t len, uint8_t out[16]);
 
 #define HF_NR_EVENT_ID_FORMAT "event_id_format"
 #define HF_NR_SUPERSEDES_FORMAT "supersedes_format"

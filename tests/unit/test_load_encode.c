@@ -10,6 +10,7 @@
 
 #include "hf_catalog.h"
 #include "hf_mem.h"
+#include "hf_uuid.h"
 #include "hf_wh_int.h"
 
 static int32_t days(int y, unsigned m, unsigned d)
@@ -20,13 +21,13 @@ static int32_t days(int y, unsigned m, unsigned d)
 Test(load_encode, uuid_text)
 {
     unsigned char u[16];
-    cr_assert(hf__wh_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
+    cr_assert(hf_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
     cr_assert_eq(u[0], 0x0f);
     cr_assert_eq(u[15], 0xf0);
-    cr_assert(hf__wh_uuid_parse("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0", 36, u));
-    cr_assert_not(hf__wh_uuid_parse("0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
-    cr_assert_not(hf__wh_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg", 36, u));
-    cr_assert_not(hf__wh_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", 35, u));
+    cr_assert(hf_uuid_parse("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0", 36, u));
+    cr_assert_not(hf_uuid_parse("0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
+    cr_assert_not(hf_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg", 36, u));
+    cr_assert_not(hf_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", 35, u));
 }
 
 Test(load_encode, civil_dates)
