@@ -34,7 +34,12 @@
  * Data reaches PostgreSQL only through COPY and bound parameters; SQL text
  * holds only identifiers from the fixed fact-table list.
  *
- * Threads: an hf_wh_t and its batches belong to one thread at a time.
+ * Threads: an hf_wh_t and its batches belong to one thread at a time, with
+ * one exception: hf_wh_batch_add_event, _add_quarantine, _reset, _rows and
+ * _bytes on a batch that is not being committed may run in another thread
+ * than a commit, reconnect or offsets read on the same hf_wh_t. They read
+ * only the table layouts, which hf_wh_open fixes and nothing changes later
+ * (the partition cache, Bloom filter and connection are the commit's).
  */
 #ifndef HF_WAREHOUSE_H
 #define HF_WAREHOUSE_H
