@@ -47,6 +47,29 @@ static void hf__cell_start(hf_csv_t *c)
     c->offs[c->noffs++] = c->data.len;
 }
 
+/* A ',' outside quotes: terminate the cell and open the next one. */
+static void hf__cell_next(hf_csv_t *c)
+{
+    hf_buf_append(&c->data, "", 1);
+    hf__cell_start(c);
+}
+
+/* Does ch end the record? '\n' does, and so does '\r', taking a following
+ * '\n' with it (CRLF and lone CR line endings). */
+static bool hf__record_end(hf_csv_t *c, int ch)
+{
+    if (ch == '\n')
+        return true;
+    if (ch != '\r')
+        return false;
+    int n = getc(c->f);
+    if (n == '\n')
+        c->line++;
+    else if (n != EOF)
+        ungetc(n, c->f);
+    return true;
+}
+
 enum { ST_START, ST_UNQUOTED, ST_QUOTED, ST_QUOTE, ST_SKIP };
 
 hf_err_t hf_csv_next(hf_csv_t *c, hf_csv_row_t *row, char *errstr, size_t errstr_size)
@@ -99,17 +122,9 @@ hf_err_t hf_csv_next(hf_csv_t *c, hf_csv_row_t *row, char *errstr, size_t errstr
                 /* fall through */
             case ST_UNQUOTED:
                 if (ch == ',') {
-                    hf_buf_append(&c->data, "", 1);
-                    hf__cell_start(c);
+                    hf__cell_next(c);
                     st = ST_START;
-                } else if (ch == '\n') {
-                    ended = true;
-                } else if (ch == '\r') {
-                    int n = getc(c->f);
-                    if (n != '\n' && n != EOF)
-                        ungetc(n, c->f);
-                    else if (n == '\n')
-                        c->line++;
+                } else if (hf__record_end(c, ch)) {
                     ended = true;
                 } else if (ch == '"') {
                     why = "quote inside an unquoted field";
@@ -130,17 +145,9 @@ hf_err_t hf_csv_next(hf_csv_t *c, hf_csv_row_t *row, char *errstr, size_t errstr
                     hf_buf_append(&c->data, "\"", 1);
                     st = ST_QUOTED;
                 } else if (ch == ',') {
-                    hf_buf_append(&c->data, "", 1);
-                    hf__cell_start(c);
+                    hf__cell_next(c);
                     st = ST_START;
-                } else if (ch == '\n') {
-                    ended = true;
-                } else if (ch == '\r') {
-                    int n = getc(c->f);
-                    if (n != '\n' && n != EOF)
-                        ungetc(n, c->f);
-                    else if (n == '\n')
-                        c->line++;
+                } else if (hf__record_end(c, ch)) {
                     ended = true;
                 } else {
                     why = "text after a closing quote";
