@@ -12,7 +12,7 @@ PKGS=(
   libzstd-dev libssl-dev libcriterion-dev                      # spool compression, HMAC, tests
   postgresql-15 postgresql-client-15                           # throwaway warehouse
   kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
-  procps                                                       # ps/pkill used by the tests
+  procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
 )
 
 missing=()

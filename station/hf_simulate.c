@@ -1054,6 +1054,8 @@ static void hf__emit(hf__sim_t *s)
     hf__rec_t *r = &s->rec;
     if (r->occurred_us < s->start_us)
         return; /* warm-up */
+    if (r->occurred_us >= s->end_us)
+        return; /* a step's later events (assessment, markers, components) past the cap */
     if (s->counting) {
         if (hf__selected(s, r->type))
             s->pilot_events++;
@@ -1767,7 +1769,8 @@ static void hf__step_unit(hf__sim_t *s, const hf__job_t *j)
             hf__rec_time(rec, "started_at", t);
             int64_t dur = u->cls == HF__C_RED ? hf__range(r, 60 * HF__MIN, 4 * HF__HOUR)
                                               : hf__range(r, 15 * HF__MIN, 60 * HF__MIN);
-            if (hf__chance(r, 0.95))
+            /* still running at the cap: reported without an end */
+            if (hf__chance(r, 0.95) && t + dur < s->end_us)
                 hf__rec_time(rec, "ended_at", t + dur);
             else
                 hf__rec_null(rec, "ended_at");

@@ -59,6 +59,8 @@ struct hf_station_s {
     hf_spool_t *spool;
     rd_kafka_t *rk;             /* NULL when offline */
     bool offline;
+    int64_t (*clock_us)(void *opaque); /* NULL = hf_time_wall_us */
+    void *clock_opaque;
     char *prefix;               /* topic.prefix */
     char *source_system;
     int timeout_ms;             /* publish.delivery_timeout_ms */
@@ -336,6 +338,8 @@ hf_station_t *hf_station_new(const hf_station_conf_t *conf, char *errstr, size_t
     const hf_config_t *cfg = conf->cfg;
     st->cfg = cfg;
     st->offline = conf->offline;
+    st->clock_us = conf->clock_us;
+    st->clock_opaque = conf->clock_opaque;
     st->prefix = hf_strdup(hf_config_str(cfg, "topic.prefix"));
     st->source_system = hf_strdup(hf_config_str(cfg, "publish.source_system"));
     st->timeout_ms = (int)hf_config_int(cfg, "publish.delivery_timeout_ms");
@@ -517,7 +521,8 @@ hf_err_t hf_station_submit(hf_station_t *st, const char *event_type, const hf_fi
     }
     avro_value_reset(&v->value);
     hf_record_ctx_t ctx = {.pseudo = st->pseudo, .rules = &st->rules,
-                           .source_system = st->source_system, .now_us = hf_time_wall_us(),
+                           .source_system = st->source_system, .now_us = st->clock_us ? st->clock_us(st->clock_opaque)
+                                                 : hf_time_wall_us(),
                            .skip_validation = opts && opts->skip_validation};
     char event_id[37];
     hf_err_t e = hf__record_build(&ctx, t->name, v->actual_version, v->schema, &v->value, fields,

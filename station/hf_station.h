@@ -36,6 +36,10 @@ typedef struct hf_station_conf_s {
     bool offline;           /* spool only, never contact the broker (tests, --offline) */
     bool drain_only;        /* no key file needed; hf_station_submit() is refused
                                (`hemoflow publish --drain`) */
+    int64_t (*clock_us)(void *opaque); /* wall clock (µs since the epoch) for the
+                               reported_at default and the future-time rule;
+                               NULL = the system clock. Injected by tests. */
+    void *clock_opaque;     /* passed to clock_us; borrowed */
 } hf_station_conf_t;
 
 /* Opens the spool (replaying what a previous run left there) and creates
