@@ -3,12 +3,16 @@
 # throwaway PostgreSQL and the embedded broker (`hemoflow devbroker`), and run
 # the pipeline as far as it goes today. Leaves both services running and
 # prints what to look at next; `deploy/quickstart.sh stop` stops them.
+# When a step fails it says which, shows the last lines of that step's log
+# (all logs: WORK/logs/) and stops the services it started.
 # Usage: deploy/quickstart.sh [stop]
+#   env: HF_QUICKSTART_EVENTS=N   events to simulate (default 30000)
+#        HF_QUICKSTART_WORK=DIR   work folder (default build/quickstart)
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$HF_REPO"
-WORK="$HF_REPO/build/quickstart"
+WORK="${HF_QUICKSTART_WORK:-$HF_REPO/build/quickstart}"
 BIN="$HF_REPO/build/hemoflow"
 
 stop_all() {
@@ -25,26 +29,65 @@ if [[ ${1:-} == stop ]]; then
 fi
 [[ $# -eq 0 ]] || { echo "usage: deploy/quickstart.sh [stop]" >&2; exit 2; }
 
-step() { printf '\n== %s\n' "$*"; }
+mkdir -p "$WORK/logs"
+WORK="$(cd "$WORK" && pwd)"
+STEP=""          # the step running now
+STEP_LOG=""      # its log file
+STARTED=0        # 1 once services may be running
 
-step "1. Packages"
-"$HF_REPO/deploy/install-deps.sh"
+on_exit() {
+  local rc=$?
+  ((rc == 0)) && return
+  [[ -n $STEP ]] || exit "$rc"
+  {
+    printf '\n== quickstart FAILED at step %s (exit status %d)\n' "$STEP" "$rc"
+    if [[ -n $STEP_LOG && -s $STEP_LOG ]]; then
+      echo "-- last lines of $STEP_LOG:"
+      tail -n 25 "$STEP_LOG"
+      echo "--"
+    fi
+    echo "All step logs: $WORK/logs/"
+    if ((STARTED)); then
+      stop_all
+      echo "Stopped the services this run started (PostgreSQL, devbroker)."
+    fi
+  } >&2
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-step "2. Build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build hemoflow >/dev/null
+# step N TITLE: announce a step; run LOGNAME CMD...: run a command of it with
+# its output shown and kept in WORK/logs/LOGNAME.log.
+step() { STEP=$1; shift; printf '\n== %s. %s\n' "$STEP" "$*"; }
+run() {
+  STEP_LOG="$WORK/logs/$1.log"; shift
+  "$@" 2>&1 | tee "$STEP_LOG"
+}
+
+step 1 "Packages"
+run 1-packages "$HF_REPO/deploy/install-deps.sh"
+
+step 2 "Build"
+run 2-build bash -c 'set -o pipefail; cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+  ninja -C build hemoflow | tail -n 1'
 "$BIN" --version
 
-step "3. Throwaway PostgreSQL and the embedded broker"
+step 3 "Throwaway PostgreSQL and the embedded broker"
 stop_all
-mkdir -p "$WORK"
-"$HF_REPO/deploy/pg.sh" start "$WORK" >/dev/null
+# throwaway: the devbroker keeps nothing, so neither may the warehouse
+# (hf_offsets) or the spool of an earlier run
+rm -rf "$WORK/pg" "$WORK/spool" "$WORK/simulate-report.json"
+STARTED=1
+run 3-postgresql "$HF_REPO/deploy/pg.sh" start "$WORK" >/dev/null
 hf_load_env "$WORK/pg.env"
 port=$(hf_free_port)
+STEP_LOG="$WORK/devbroker.log"
 setsid "$BIN" devbroker --port "$port" >"$WORK/devbroker.out" 2>"$WORK/devbroker.log" &
 echo $! >"$WORK/devbroker.pid"
 for _ in $(seq 1 50); do grep -q '^bootstrap=' "$WORK/devbroker.out" && break; sleep 0.2; done
-grep -q '^bootstrap=' "$WORK/devbroker.out" || hf_die "devbroker did not start: $(cat "$WORK/devbroker.log")"
+grep -q '^bootstrap=' "$WORK/devbroker.out" || hf_die "devbroker did not start"
 BOOTSTRAP="127.0.0.1:$port"
 echo "PostgreSQL: $HF_PG_DSN"
 echo "Kafka (embedded devbroker): $BOOTSTRAP"
@@ -56,20 +99,22 @@ if [[ ! -f $WORK/hmac.key ]]; then
   (umask 077; head -c 48 /dev/urandom | base64 >"$WORK/hmac.key")
 fi
 
-step "4. Warehouse schema, roles and partitions (hemoflow migrate)"
-"$BIN" migrate
+step 4 "Warehouse schema, roles and partitions (hemoflow migrate)"
+run 4-migrate "$BIN" migrate
 
-step "5. Simulated national traffic through the station path (hemoflow simulate)"
-"$BIN" simulate --count "${HF_QUICKSTART_EVENTS:-30000}" --days 30 --dup-rate 0.03 \
+step 5 "Simulated national traffic through the station path (hemoflow simulate)"
+run 5-simulate "$BIN" simulate --count "${HF_QUICKSTART_EVENTS:-30000}" --days 30 --dup-rate 0.03 \
   --late-rate 0.02 --amend-rate 0.01 --malformed-rate 0.005 --unknown-fp-rate 0.002 \
   --bad-din-rate 0.002 --old-schema-rate 0.1 --report "$WORK/simulate-report.json"
 
-step "6. Load it (hemoflow consume, until caught up)"
-"$BIN" consume --idle-exit 3000 2>"$WORK/consume.log"
-echo "(consumer log: $WORK/consume.log)"
+step 6 "Load it (hemoflow consume, until caught up)"
+STEP_LOG="$WORK/logs/6-consume.log"
+"$BIN" consume --idle-exit 3000 2>"$STEP_LOG"
+echo "(consumer log: $STEP_LOG)"
 
-step "7. The result"
-psql "$HF_PG_DSN" -X -v ON_ERROR_STOP=1 <<'SQL'
+step 7 "The result"
+STEP_LOG="$WORK/logs/7-result.log"
+psql "$HF_PG_DSN" -X -v ON_ERROR_STOP=1 <<'SQL' 2>&1 | tee "$STEP_LOG"
 \echo 'Rows per fact table (each distinct event once):'
 SELECT 'donor_registered' AS fact_table, count(*) FROM hemoflow.donor_registered
 UNION ALL SELECT 'donor_eligibility_assessed', count(*) FROM hemoflow.donor_eligibility_assessed
@@ -88,12 +133,15 @@ SELECT province_code, count(*) AS donations,
        sum(volume_ml) FILTER (WHERE procedure = 'whole_blood') AS whole_blood_ml
 FROM hemoflow.donation_collected_current GROUP BY 1 ORDER BY 2 DESC LIMIT 8;
 SQL
+STEP=""
 echo "What simulate sent: $WORK/simulate-report.json (compare expected_warehouse_rows above)"
 
+STOP_CMD="deploy/quickstart.sh stop"
+[[ -n ${HF_QUICKSTART_WORK:-} ]] && STOP_CMD="HF_QUICKSTART_WORK=$WORK $STOP_CMD"
 cat <<NEXT
 
 == Next
-  Services are still running (stop them with: deploy/quickstart.sh stop).
+  Services are still running (stop them with: $STOP_CMD).
   The warehouse:       psql "$HF_PG_DSN"    (tables in schema hemoflow; docs/warehouse.md)
   The broker:          kcat -b $BOOTSTRAP -L
   Publish a station export:

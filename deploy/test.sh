@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install packages, build (plain and ASan+UBSan), start a
 # real PostgreSQL 15 and a real Apache Kafka broker on free local ports, run
-# every CTest test (unit + integration) in both builds, stop the services.
+# every CTest test (unit + integration) in both builds, run the README's main
+# command (deploy/quickstart.sh, reduced, in its own work folder) and check
+# its warehouse against simulate's report, stop the services.
 # Exits non-zero if anything failed or a service could not start.
 # Usage: deploy/test.sh            (env: HF_SKIP_SANITIZERS=1 to run only the plain build,
 #                                        HF_TEST_REGEX=... to pass -R to ctest)
@@ -43,11 +45,23 @@ echo "== Services: Apache Kafka broker version $HF_KAFKA_VERSION (KRaft) at $HF_
 ctest_args=(--output-on-failure --no-tests=error)
 [[ -n ${HF_TEST_REGEX:-} ]] && ctest_args+=(-R "$HF_TEST_REGEX")
 failed=0
+timed() { # timed LABEL CMD...: run, print the duration
+  local label=$1 t0=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  echo "== $label took $((SECONDS - t0)) s"
+  return "$rc"
+}
+if [[ -z ${HF_TEST_REGEX:-} ]]; then
+  echo "== The main command: deploy/quickstart.sh (reduced), checked against simulate's report"
+  timed quickstart env HF_BIN="$HF_REPO/build/hemoflow" \
+    bash "$HF_REPO/tests/integration/quickstart_check.sh" "$WORK" || failed=1
+fi
 echo "== Test suite: plain build"
-ctest --test-dir build "${ctest_args[@]}" || failed=1
+timed "plain build suite" ctest --test-dir build "${ctest_args[@]}" || failed=1
 if [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== Test suite: ASan + UBSan build"
-  HF_SANITIZED=1 ctest --test-dir build-asan "${ctest_args[@]}" || failed=1
+  HF_SANITIZED=1 timed "ASan + UBSan suite" ctest --test-dir build-asan "${ctest_args[@]}" || failed=1
 fi
 if ((failed)); then
   echo "== FAILED: see the test output above"
