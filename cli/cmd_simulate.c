@@ -274,7 +274,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
             conf.days = (int)u;
             break;
         case O_END:
-            if (!hf_date_parse(optarg, strlen(optarg), &conf.end_date))
+            if (!hf_cal_date_parse(optarg, strlen(optarg), &conf.end_date))
                 return hf_cli_usage_error("simulate", "--end-date expects YYYY-MM-DD, got '%s'",
                                           optarg);
             break;
@@ -376,7 +376,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
         }
     }
     char ed[11];
-    hf_date_format(conf.end_date, ed);
+    hf_cal_date_format(conf.end_date, ed);
     hf_log_info("simulate.start",
                 "count=%" PRIu64 " days=%d end_date=%s seed=%" PRIu64 " rate=%g mode=%s",
                 conf.count, conf.days, ed, conf.seed, rate,

@@ -143,7 +143,7 @@ static int32_t hf__days(int y, int m, int d)
     char s[32];
     snprintf(s, sizeof(s), "%04d-%02d-%02d", y % 10000, m % 100, d % 100);
     int32_t days = 0;
-    (void)hf_date_parse(s, 10, &days);
+    (void)hf_cal_date_parse(s, 10, &days);
     return days;
 }
 

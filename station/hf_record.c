@@ -372,7 +372,7 @@ static hf_err_t hf__set_generic(hf__b_t *b, avro_value_t *fv, avro_schema_t ts, 
         int64_t v;
         if (hf__ends(name, "_date") || hf__ends(name, "_until")) {
             int32_t d;
-            if (!hf_date_parse(p, len, &d))
+            if (!hf_cal_date_parse(p, len, &d))
                 return hf__rej(b, HF_VR_DATE_FORMAT, name, "'%s' is not a YYYY-MM-DD date",
                                hf__quote(q, p, len));
             v = d;
@@ -387,7 +387,7 @@ static hf_err_t hf__set_generic(hf__b_t *b, avro_value_t *fv, avro_schema_t ts, 
         int64_t v;
         if (hf__ends(name, "_at")) {
             int off;
-            if (!hf_time_parse_iso8601(p, len, &v, &off))
+            if (!hf_cal_time_parse(p, len, &v, &off))
                 return hf__rej(b, HF_VR_TIME_FORMAT, name,
                                "'%s' is not an ISO 8601 date-time with offset",
                                hf__quote(q, p, len));
@@ -538,7 +538,7 @@ static hf_err_t hf__prepass(hf__b_t *b, avro_schema_t schema)
     if (hf__has_field(schema, "occurred_at")) {
         if (!(p = hf__get(b, "occurred_at", &len)))
             return hf__rej(b, HF_RR_REQUIRED, "occurred_at", "occurred_at is required");
-        if (!hf_time_parse_iso8601(p, len, &b->occurred_us, &b->offset_min))
+        if (!hf_cal_time_parse(p, len, &b->occurred_us, &b->offset_min))
             return hf__rej(b, HF_VR_TIME_FORMAT, "occurred_at",
                            "'%s' is not an ISO 8601 date-time with offset (e.g. "
                            "2026-03-01T09:30:00+08:00)", hf__quote(q, p, len));

@@ -1222,7 +1222,7 @@ static void hf__step_visit(hf__sim_t *s, int64_t t, hf__visit_t *v)
         hf__donor_t *d = &s->donors[di];
         hf__rec_t *rec = hf__rec_begin(s, HF__T_REG, f, t, false);
         char bd[11];
-        hf_date_format(d->birth, bd);
+        hf_cal_date_format(d->birth, bd);
         hf__rec_set(rec, "donor_id", "%s", d->id);
         hf__rec_set(rec, "birth_date", "%s", bd);
         hf__rec_set(rec, "sex", "%s", d->sex ? "male" : "female");
@@ -1269,7 +1269,7 @@ static void hf__step_visit(hf__sim_t *s, int64_t t, hf__visit_t *v)
         int32_t until = today + (int32_t)hf__range(r, hf__deferral_days[reason][0],
                                                    hf__deferral_days[reason][1]);
         char ud[11];
-        hf_date_format(until, ud);
+        hf_cal_date_format(until, ud);
         hf__rec_set(rec, "outcome", "temporary_deferral");
         hf__rec_set(rec, "deferral_reason", "%s", hf__deferral_reasons[reason]);
         hf__rec_set(rec, "deferral_until", "%s", ud);
@@ -2060,7 +2060,7 @@ void hf_sim_conf_default(hf_sim_conf_t *conf)
     conf->seed = 1;
     conf->count = 10000;
     conf->days = 7;
-    hf_date_parse("2026-01-01", 10, &conf->end_date);
+    hf_cal_date_parse("2026-01-01", 10, &conf->end_date);
 }
 
 hf_err_t hf_sim_parse_types(const char *list, unsigned *mask, char *errstr, size_t errstr_size)
@@ -2215,7 +2215,7 @@ char *hf_sim_report_json(const hf_sim_report_t *rep, const hf_sim_conf_t *conf)
     json_t *root = json_object();
     json_t *jc = json_object();
     char ed[11];
-    hf_date_format(conf->end_date, ed);
+    hf_cal_date_format(conf->end_date, ed);
     json_object_set_new(jc, "seed", hf__u64(conf->seed));
     json_object_set_new(jc, "count", hf__u64(conf->count));
     json_object_set_new(jc, "days", json_integer(conf->days));

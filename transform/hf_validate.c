@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hf_province.h"
+
 /* ==== private helpers ==== */
 
 static bool hf__is_digit(unsigned char c)
@@ -49,46 +51,6 @@ static int hf__num(const char *s, size_t n)
         v = v * 10 + (c - '0');
     }
     return v;
-}
-
-static bool hf__is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int hf__days_in_month(int64_t y, int m)
-{
-    static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && hf__is_leap(y) ? 29 : dim[m - 1];
-}
-
-static bool hf__date_ok(int64_t y, int m, int d)
-{
-    return m >= 1 && m <= 12 && d >= 1 && d <= hf__days_in_month(y, m);
-}
-
-/* Howard Hinnant's days_from_civil: proleptic Gregorian, any year. */
-static int64_t hf__days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void hf__civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
 }
 
 /* ==== ISBT 128 DIN ==== */
@@ -182,7 +144,7 @@ static bool hf__id_date_ok(const char *s, hf_id_format_t f)
         m = hf__num(s + 8, 2);
         d = hf__num(s + 10, 2);
     }
-    return y >= 1800 && hf__date_ok(y, m, d);
+    return y >= 1800 && hf_cal_date_valid(y, m, d);
 }
 
 const char *hf_validate_resident_id_reason(const char *s, size_t len)
@@ -242,31 +204,9 @@ const char *hf_validate_id_format_name(hf_id_format_t f)
 
 /* ==== provinces ==== */
 
-static const struct {
-    char code[3];
-    const char *name;
-} hf__provinces[] = {
-    {"11", "Beijing"},   {"12", "Tianjin"},        {"13", "Hebei"},     {"14", "Shanxi"},
-    {"15", "Inner Mongolia"}, {"21", "Liaoning"},  {"22", "Jilin"},     {"23", "Heilongjiang"},
-    {"31", "Shanghai"},  {"32", "Jiangsu"},        {"33", "Zhejiang"},  {"34", "Anhui"},
-    {"35", "Fujian"},    {"36", "Jiangxi"},        {"37", "Shandong"},  {"41", "Henan"},
-    {"42", "Hubei"},     {"43", "Hunan"},          {"44", "Guangdong"}, {"45", "Guangxi"},
-    {"46", "Hainan"},    {"50", "Chongqing"},      {"51", "Sichuan"},   {"52", "Guizhou"},
-    {"53", "Yunnan"},    {"54", "Tibet"},          {"61", "Shaanxi"},   {"62", "Gansu"},
-    {"63", "Qinghai"},   {"64", "Ningxia"},        {"65", "Xinjiang"},
-};
-
-static const char *hf__province_lookup(const char *code2)
-{
-    for (size_t i = 0; i < sizeof(hf__provinces) / sizeof(hf__provinces[0]); i++)
-        if (hf__provinces[i].code[0] == code2[0] && hf__provinces[i].code[1] == code2[1])
-            return hf__provinces[i].name;
-    return NULL;
-}
-
 bool hf_validate_province(const char *code2, size_t len)
 {
-    return code2 && len == 2 && hf__province_lookup(code2) != NULL;
+    return code2 && len == 2 && hf_province_index(code2) >= 0;
 }
 
 const char *hf_validate_province_name(const char *code2)
@@ -274,7 +214,8 @@ const char *hf_validate_province_name(const char *code2)
     /* Short-circuit keeps us from reading code2[1] past a NUL. */
     if (!code2 || !code2[0] || !code2[1])
         return NULL;
-    return hf__province_lookup(code2);
+    int i = hf_province_index(code2);
+    return i < 0 ? NULL : hf_provinces[i].name;
 }
 
 /* ==== ABO / RhD ==== */
@@ -584,118 +525,6 @@ bool hf_validate_utc_offset(int minutes)
     return hf_validate_utc_offset_reason(minutes) == NULL;
 }
 
-/* ==== calendar ==== */
-
-/* "YYYY-MM-DD" at s (10 bytes available) -> days; false when not a date. */
-static bool hf__parse_ymd(const char *s, int64_t *days)
-{
-    if (s[4] != '-' || s[7] != '-')
-        return false;
-    int y = hf__num(s, 4), m = hf__num(s + 5, 2), d = hf__num(s + 8, 2);
-    if (y < 1 || m < 0 || d < 0 || !hf__date_ok(y, m, d))
-        return false;
-    *days = hf__days_from_civil(y, m, d);
-    return true;
-}
-
-bool hf_date_parse(const char *s, size_t len, int32_t *days_since_epoch)
-{
-    int64_t days;
-    if (!s || len != 10 || !hf__parse_ymd(s, &days))
-        return false;
-    *days_since_epoch = (int32_t)days; /* years 1..9999 fit easily */
-    return true;
-}
-
-/* Offset designator at s[0..n): Z, ±HH:MM, ±HHMM, ±HH -> minutes. */
-static bool hf__parse_offset(const char *s, size_t n, int *minutes)
-{
-    if (n == 1 && (s[0] == 'Z' || s[0] == 'z')) {
-        *minutes = 0;
-        return true;
-    }
-    if (n < 3 || (s[0] != '+' && s[0] != '-'))
-        return false;
-    int hh = hf__num(s + 1, 2), mm;
-    if (n == 3)
-        mm = 0;
-    else if (n == 5)
-        mm = hf__num(s + 3, 2);
-    else if (n == 6 && s[3] == ':')
-        mm = hf__num(s + 4, 2);
-    else
-        return false;
-    if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
-        return false;
-    *minutes = (s[0] == '-' ? -1 : 1) * (hh * 60 + mm);
-    return true;
-}
-
-bool hf_time_parse_iso8601(const char *s, size_t len, int64_t *utc_us, int *offset_minutes)
-{
-    /* Shortest: "YYYY-MM-DDTHH:MM:SSZ" = 20 bytes. */
-    if (!s || len < 20)
-        return false;
-    int64_t days;
-    if (!hf__parse_ymd(s, &days))
-        return false;
-    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-        return false;
-    if (s[13] != ':' || s[16] != ':')
-        return false;
-    int hh = hf__num(s + 11, 2), mi = hf__num(s + 14, 2), ss = hf__num(s + 17, 2);
-    if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
-        return false;
-    size_t i = 19;
-    int64_t frac_us = 0;
-    if (s[i] == '.') {
-        size_t nd = 0;
-        i++;
-        while (i < len && hf__is_digit((unsigned char)s[i])) {
-            if (++nd > 6)
-                return false;
-            frac_us = frac_us * 10 + (s[i] - '0');
-            i++;
-        }
-        if (nd == 0)
-            return false;
-        for (; nd < 6; nd++)
-            frac_us *= 10;
-    }
-    int off;
-    if (i >= len || !hf__parse_offset(s + i, len - i, &off))
-        return false;
-    int64_t local_s = days * 86400 + hh * 3600 + mi * 60 + ss;
-    *utc_us = (local_s - (int64_t)off * 60) * HF__US_PER_S + frac_us;
-    *offset_minutes = off;
-    return true;
-}
-
-void hf_date_format(int32_t days, char out[11])
-{
-    int64_t y;
-    int m, d;
-    hf__civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) {
-        memcpy(out, "0000-00-00", 11);
-        return;
-    }
-    /* Digits by hand: snprintf would be fine but this keeps -Wformat-truncation
-     * quiet and the function allocation- and locale-free. */
-    int yy = (int)y;
-    out[0] = (char)('0' + yy / 1000);
-    out[1] = (char)('0' + yy / 100 % 10);
-    out[2] = (char)('0' + yy / 10 % 10);
-    out[3] = (char)('0' + yy % 10);
-    out[4] = '-';
-    out[5] = (char)('0' + m / 10);
-    out[6] = (char)('0' + m % 10);
-    out[7] = '-';
-    out[8] = (char)('0' + d / 10);
-    out[9] = (char)('0' + d % 10);
-    out[10] = '\0';
-}
-
 /* ==== rules and volumes ==== */
 
 void hf_validate_rules_default(hf_validate_rules_t *r)
@@ -709,7 +538,7 @@ void hf_validate_rules_default(hf_validate_rules_t *r)
     r->plasma_max_g = 600;
     r->red_cells_max_ml = 1000;
     r->clock_skew_s = 300;
-    r->time_floor_us = hf__days_from_civil(1990, 1, 1) * HF__US_PER_DAY;
+    r->time_floor_us = hf_cal_days_from_civil(1990, 1, 1) * HF__US_PER_DAY;
 }
 
 /* "200, 300,400" -> list; false on anything else. */
@@ -758,7 +587,7 @@ hf_err_t hf_validate_rules_from_config(hf_validate_rules_t *r, const hf_config_t
     }
     const char *floor_s = hf_config_str(cfg, "validate.time_floor");
     int32_t days;
-    if (!hf_date_parse(floor_s, strnlen(floor_s, 11), &days)) {
+    if (!hf_cal_date_parse(floor_s, strnlen(floor_s, 11), &days)) {
         hf_validate_rules_default(r);
         return hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
                           "key 'validate.time_floor': expected a date YYYY-MM-DD, got '%.64s'",

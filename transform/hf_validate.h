@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hf_cal.h"
 #include "hf_config.h"
 #include "hf_err.h"
 
@@ -172,25 +173,7 @@ bool hf_validate_utc_offset(int minutes);
 /* NULL when valid; else HF_VR_UTC_OFFSET_RANGE or HF_VR_UTC_OFFSET_STEP. */
 const char *hf_validate_utc_offset_reason(int minutes);
 
-/* ==== calendar (proleptic Gregorian, pure arithmetic) ==== */
-
-/* Strict "YYYY-MM-DD" (exactly 10 bytes, year 0001–9999, a real date) to
- * days since 1970-01-01. *days_since_epoch untouched on failure. */
-bool hf_date_parse(const char *s, size_t len, int32_t *days_since_epoch);
-
-/* RFC 3339 / ISO 8601 instant with an explicit offset:
- *   YYYY-MM-DD('T'|'t'|' ')HH:MM:SS[.f{1,6}](Z|z|±HH:MM|±HHMM|±HH)
- * Hours 00–23, seconds 00–59 (leap second 60 rejected), offset hours 00–23
- * and minutes 00–59 (range/step policy is hf_validate_utc_offset()'s job).
- * Local times without an offset are rejected: the instant is unknowable.
- * On success *utc_us = instant in µs since the epoch, *offset_minutes = the
- * written offset (Z = 0). Outputs untouched on failure. Reason on failure:
- * HF_VR_TIME_FORMAT. */
-bool hf_time_parse_iso8601(const char *s, size_t len, int64_t *utc_us, int *offset_minutes);
-
-/* "YYYY-MM-DD" + NUL into out. Days whose year falls outside 0000–9999 are
- * written as "0000-00-00". */
-void hf_date_format(int32_t days, char out[11]);
+/* Dates and ISO 8601 instants: hf_cal.h (common/). */
 
 /* ==== volumes by procedure ==== */
 

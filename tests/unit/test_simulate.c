@@ -186,14 +186,14 @@ static void base_conf(hf_sim_conf_t *c, uint64_t seed, uint64_t count)
     c->seed = seed;
     c->count = count;
     c->days = 14;
-    cr_assert(hf_date_parse("2026-03-15", 10, &c->end_date));
+    cr_assert(hf_cal_date_parse("2026-03-15", 10, &c->end_date));
 }
 
 static int64_t parse_time(const char *s)
 {
     int64_t us;
     int off;
-    cr_assert(s && hf_time_parse_iso8601(s, strlen(s), &us, &off), "bad time '%s'", s ? s : "");
+    cr_assert(s && hf_cal_time_parse(s, strlen(s), &us, &off), "bad time '%s'", s ? s : "");
     cr_assert(off == 480 || off == 0, "offset %d", off);
     return us;
 }

@@ -96,7 +96,7 @@ static hf_err_t chk_submit(void *o, const char *type, const hf_field_t *f, size_
     int64_t occurred = INT64_MIN;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(f[i].name, "occurred_at") && f[i].value)
-            cr_assert(hf_time_parse_iso8601(f[i].value, strlen(f[i].value), &occurred, &(int){0}));
+            cr_assert(hf_cal_time_parse(f[i].value, strlen(f[i].value), &occurred, &(int){0}));
     cr_assert_neq(occurred, INT64_MIN, "%s without occurred_at", type);
     for (size_t i = 0; i < n; i++) {
         const char *name = f[i].name, *v = f[i].value;
@@ -105,10 +105,10 @@ static hf_err_t chk_submit(void *o, const char *type, const hf_field_t *f, size_
         int64_t us;
         if (ends_with(name, "_at")) {
             int off;
-            cr_assert(hf_time_parse_iso8601(v, strlen(v), &us, &off), "%s %s='%s'", type, name, v);
+            cr_assert(hf_cal_time_parse(v, strlen(v), &us, &off), "%s %s='%s'", type, name, v);
         } else if (ends_with(name, "_date") || ends_with(name, "_until")) {
             int32_t day;
-            cr_assert(hf_date_parse(v, strlen(v), &day), "%s %s='%s'", type, name, v);
+            cr_assert(hf_cal_date_parse(v, strlen(v), &day), "%s %s='%s'", type, name, v);
             us = (int64_t)day * DAY - 8 * HOUR; /* local midnight (UTC+08:00) */
         } else {
             continue;
@@ -191,7 +191,7 @@ Test(simulate_clock, cap_holds_at_every_hour_and_the_station_accepts_everything)
     chk_t c = {0};
     c.st = offline_station(&c);
     int32_t day;
-    cr_assert(hf_date_parse("2026-12-02", 10, &day));
+    cr_assert(hf_cal_date_parse("2026-12-02", 10, &day));
     int64_t midnight_utc = (int64_t)day * DAY;
     static const uint64_t seeds[] = {20261202};
     uint64_t capped_late = 0; /* records within the last hour before the cap */
@@ -252,7 +252,7 @@ Test(simulate_clock, a_past_end_date_gives_the_same_records_at_any_hour)
     /* reproducibility: a window that ends before the cap does not depend on
      * the hour the run starts */
     int32_t day;
-    cr_assert(hf_date_parse("2026-11-20", 10, &day));
+    cr_assert(hf_cal_date_parse("2026-11-20", 10, &day));
     uint64_t first = 0;
     for (int h = 0; h < 24; h += 5) {
         hf_sim_conf_t conf;

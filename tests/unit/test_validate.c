@@ -328,7 +328,7 @@ static void time_row(const row_t *r, const char *file)
     int64_t us = 12345;
     int off = 777;
     char *x = exact(r, 0);
-    bool ok = hf_time_parse_iso8601(x, r->len[0], &us, &off);
+    bool ok = hf_cal_time_parse(x, r->len[0], &us, &off);
     free(x);
     if (strcmp(r->cell[1], "reject") == 0) {
         cr_expect(!ok, "%s:%d: '%s' should be rejected", file, r->lineno, r->cell[0]);
@@ -354,7 +354,7 @@ static void date_row(const row_t *r, const char *file)
 {
     int32_t days = 4242;
     char *x = exact(r, 0);
-    bool ok = hf_date_parse(x, r->len[0], &days);
+    bool ok = hf_cal_date_parse(x, r->len[0], &days);
     free(x);
     if (strcmp(r->cell[1], "reject") == 0) {
         cr_expect(!ok, "%s:%d: '%s' should be rejected", file, r->lineno, r->cell[0]);
@@ -365,7 +365,7 @@ static void date_row(const row_t *r, const char *file)
     cr_expect_eq(days, atoi(r->cell[1]), "%s:%d: '%s': got %d", file, r->lineno, r->cell[0],
                  days);
     char back[11];
-    hf_date_format(days, back);
+    hf_cal_date_format(days, back);
     cr_expect_str_eq(back, r->cell[0], "%s:%d: round trip", file, r->lineno);
 }
 
@@ -378,7 +378,7 @@ static void date_format_row(const row_t *r, const char *file)
 {
     char out[11];
     memset(out, 'x', sizeof(out));
-    hf_date_format((int32_t)strtol(r->cell[0], NULL, 10), out);
+    hf_cal_date_format((int32_t)strtol(r->cell[0], NULL, 10), out);
     cr_expect_str_eq(out, r->cell[1], "%s:%d: days %s", file, r->lineno, r->cell[0]);
 }
 
