@@ -72,38 +72,3 @@ void hf_free(void *ptr)
 {
     free(ptr);
 }
-
-void hf_buf_reserve(hf_buf_t *b, size_t extra)
-{
-    if (b->cap - b->len >= extra)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra) {
-        if (cap > ((size_t)-1) / 2)
-            hf__oom(b->len + extra);
-        cap *= 2;
-    }
-    b->data = hf_realloc(b->data, cap);
-    b->cap = cap;
-}
-
-void hf_buf_append(hf_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    hf_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void hf_buf_reset(hf_buf_t *b)
-{
-    b->len = 0;
-}
-
-void hf_buf_free(hf_buf_t *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}

@@ -21,17 +21,8 @@ char *hf_strndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull
 char *hf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), returns_nonnull));
 void hf_free(void *ptr);
 
-/* ==== growable byte buffer ==== */
-
-typedef struct hf_buf_s {
-    unsigned char *data; /* owned; NULL until first append */
-    size_t len;          /* bytes in use */
-    size_t cap;          /* bytes allocated */
-} hf_buf_t;
-
-void hf_buf_reserve(hf_buf_t *b, size_t extra);
-void hf_buf_append(hf_buf_t *b, const void *p, size_t n);
-void hf_buf_reset(hf_buf_t *b);   /* len = 0, keeps the allocation */
-void hf_buf_free(hf_buf_t *b);    /* releases the allocation */
+/* The growable byte buffer (hf_buf_t) is in hf_buf.h, included here for
+ * the callers that use both. */
+#include "hf_buf.h"
 
 #endif /* HF_MEM_H */
