@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hf_buf.h"
+#include "hf_cal.h"
 #include "hf_log.h"
 #include "hf_mem.h"
+#include "hf_province.h"
 #include "hf_wh_int.h"
 
 /* pg_advisory_lock key serializing migrations ("hfmigr" in ASCII). */
@@ -221,19 +224,8 @@ static hf_err_t hf__ensure_role(PGconn *c, const char *role, FILE *out, char *er
     return err;
 }
 
-static void hf__sql_add(hf_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hf__sql_add(hf_buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[1024];
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n >= (int)sizeof(tmp))
-        n = (int)sizeof(tmp) - 1;
-    hf_buf_append(b, tmp, (size_t)n);
-    hf_buf_append(b, ";\n", 2);
-}
+/* One statement of a script: hf_buf_printf, then ";\n". */
+#define hf__sql_add(b, ...) (hf_buf_printf((b), __VA_ARGS__), hf_buf_append((b), ";\n", 2))
 
 /* Grant exactly what each role needs (revoking anything else in the
  * schema first), in one transaction. */
@@ -311,27 +303,18 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, ch
 
 static bool hf__parse_date(const char *s, int32_t *days)
 {
-    int y;
-    unsigned m, d;
+    int y, m, d;
     char tail;
-    if (!s || sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || y < 1 || m < 1 || m > 12 ||
-        d < 1 || d > 31)
+    if (!s || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1 ||
+        !hf_cal_date_valid(y, m, d)) /* rejects 2026-02-30 */
         return false;
-    *days = hf__wh_days_from_civil(y, m, d);
-    int y2;
-    unsigned m2, d2;
-    hf__wh_civil_from_days(*days, &y2, &m2, &d2);
-    return y2 == y && m2 == m && d2 == d; /* rejects 2026-02-30 */
+    *days = (int32_t)hf_cal_days_from_civil(y, m, d);
+    return true;
 }
 
 static int32_t hf__next_period(int32_t p, bool daily)
 {
-    if (daily)
-        return p + 1;
-    int y;
-    unsigned m, d;
-    hf__wh_civil_from_days(p, &y, &m, &d);
-    return m == 12 ? hf__wh_days_from_civil(y + 1, 1, 1) : hf__wh_days_from_civil(y, m + 1, 1);
+    return daily ? p + 1 : hf_cal_next_month(p);
 }
 
 #define HF__MAX_PERIODS 1000
@@ -388,21 +371,19 @@ static hf_err_t hf__partitions(PGconn *c, int ahead, const char *from, const cha
     }
     size_t created = 0;
     for (int t = 0; t < PQntuples(r) && !err; t++) {
-        for (size_t p = 0; p < 31 && !err; p++) {
+        for (size_t p = 0; p < HF_PROVINCE_COUNT && !err; p++) {
             size_t n = 0;
-            err = hf__wh_ensure_partitions(c, PQgetvalue(r, t, 0), hf__provinces[p], days, nd, &n,
+            err = hf__wh_ensure_partitions(c, PQgetvalue(r, t, 0), hf_provinces[p].code, days, nd, &n,
                                            errstr, errstr_size);
             created += n;
         }
     }
-    int y1, y2;
-    unsigned m1, m2, d1, d2;
-    hf__wh_civil_from_days(lo, &y1, &m1, &d1);
-    hf__wh_civil_from_days(days[nd - 1], &y2, &m2, &d2);
+    char first[11], last[11];
+    hf_cal_date_format(lo, first);
+    hf_cal_date_format(days[nd - 1], last);
     if (!err)
-        hf__say(out, "partitions: %d tables x 31 provinces x %zu %s periods (%04d-%02u-%02u .. "
-                "%04d-%02u-%02u): %zu created",
-                PQntuples(r), nd, gran, y1, m1, d1, y2, m2, d2, created);
+        hf__say(out, "partitions: %d tables x %d provinces x %zu %s periods (%s .. %s): %zu created",
+                PQntuples(r), HF_PROVINCE_COUNT, nd, gran, first, last, created);
     PQclear(r);
     hf_free(days);
     if (created_out)

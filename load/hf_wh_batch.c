@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hf_buf.h"
 #include "hf_log.h"
 #include "hf_wh_int.h"
 
@@ -641,8 +642,7 @@ static const unsigned char *hf__row_id(const hf__tbatch_t *tb, const hf__row_t *
     for (int c = 0;; c++) {
         if (end - p < 4)
             return NULL;
-        int32_t len = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-                                (uint32_t)p[3]);
+        int32_t len = (int32_t)hf_be32_load(p);
         p += 4;
         if (c == col)
             return len == 16 && end - p >= 16 ? p : NULL;
@@ -753,14 +753,6 @@ static size_t hf__pick(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, int co
     return b->npick;
 }
 
-static inline void hf__be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 /* Mark DUP the rows b->pick of table ti whose key is in the warehouse. The
  * keys go by binary COPY into the session's pg_temp.hf_keys and are looked
  * up one by one in the primary key index: LATERAL ... LIMIT 1 forces that
@@ -782,21 +774,22 @@ static hf_err_t hf__probe(hf_wh_batch_t *b, size_t ti, int col, char *errstr, si
                              &ok, NULL, errstr, errstr_size);
     if (err)
         return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
+    hf_buf_t t = {0}; /* one hf_keys tuple: 4 columns (p, d, id, i) */
     for (size_t k = 0; k < b->npick; k++) {
         const hf__row_t *r = &tb->rows[b->pick[k]];
-        unsigned char t[44]; /* one hf_keys tuple */
-        t[0] = 0;
-        t[1] = 4;
-        hf__be32(t + 2, 2);
-        memcpy(t + 6, r->province, 2);
-        hf__be32(t + 8, 4);
-        hf__be32(t + 12, (uint32_t)(r->event_date - HF__PG_EPOCH_DAYS));
-        hf__be32(t + 16, 16);
-        memcpy(t + 20, hf__row_id(tb, r, col), 16);
-        hf__be32(t + 36, 4);
-        hf__be32(t + 40, b->pick[k]);
-        ok = ok && hf__send(b, t, 44);
+        hf_buf_reset(&t);
+        hf_buf_put_u16(&t, 4);
+        hf_buf_put_u32(&t, 2);
+        hf_buf_append(&t, r->province, 2);
+        hf_buf_put_u32(&t, 4);
+        hf_buf_put_u32(&t, (uint32_t)(r->event_date - HF__PG_EPOCH_DAYS));
+        hf_buf_put_u32(&t, 16);
+        hf_buf_append(&t, hf__row_id(tb, r, col), 16);
+        hf_buf_put_u32(&t, 4);
+        hf_buf_put_u32(&t, b->pick[k]);
+        ok = ok && hf__send(b, t.data, t.len);
     }
+    hf_buf_free(&t);
     err = hf__copy_end(b, ok, "COPY into pg_temp.hf_keys", NULL, errstr, errstr_size);
     if (!err) {
         char *sql = hf_asprintf(

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hf_cal.h"
 #include "hf_log.h"
 #include "hf_wh_int.h"
 
@@ -79,14 +80,13 @@ static void hf__part_learn(hf_wh_t *wh, const char *relname)
         if (strncmp(relname, snake, sl) != 0 || strncmp(relname + sl, "_p", 2) != 0)
             continue;
         const char *p = relname + sl + 2;
-        int y;
-        unsigned m, d = 1;
+        int y, m, d = 1;
         char prov[3], tail;
-        int n = sscanf(p, "%2[0-9]_%4d_%2u_%2u%c", prov, &y, &m, &d, &tail);
+        int n = sscanf(p, "%2[0-9]_%4d_%2d_%2d%c", prov, &y, &m, &d, &tail);
         bool daily_name = n == 4;
         if (!(n == 3 || n == 4) || strlen(prov) != 2 || daily_name != wh->daily)
             continue;
-        hf__wh_part_add(wh, hf__wh_part_key(t, prov, hf__wh_days_from_civil(y, m, d)));
+        hf__wh_part_add(wh, hf__wh_part_key(t, prov, (int32_t)hf_cal_days_from_civil(y, m, d)));
         return;
     }
 }

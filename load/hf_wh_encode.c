@@ -20,17 +20,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hf_buf.h"
+#include "hf_cal.h"
 #include "hf_uuid.h"
 #include "hf_wh_int.h"
 
 const unsigned char hf__copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n',
                                            0,   0,   0,   0,   0,   0,   0,    0,    0};
 const unsigned char hf__copy_trailer[2] = {0xff, 0xff};
-
-const char *const hf__provinces[31] = {"11", "12", "13", "14", "15", "21", "22", "23",
-                                       "31", "32", "33", "34", "35", "36", "37", "41",
-                                       "42", "43", "44", "45", "46", "50", "51", "52",
-                                       "53", "54", "61", "62", "63", "64", "65"};
 
 /* ==== layout from the schema JSON ==== */
 
@@ -187,44 +184,12 @@ out:
 
 /* ==== small encoders ==== */
 
-static inline void hf__put16(hf_buf_t *b, int16_t v)
-{
-    uint16_t u = (uint16_t)v;
-    unsigned char p[2] = {(unsigned char)(u >> 8), (unsigned char)u};
-    hf_buf_append(b, p, 2);
-}
-
-static inline void hf__put32(hf_buf_t *b, int32_t v)
-{
-    uint32_t u = (uint32_t)v;
-    unsigned char p[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16),
-                          (unsigned char)(u >> 8), (unsigned char)u};
-    hf_buf_append(b, p, 4);
-}
-
-static inline void hf__put64(hf_buf_t *b, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    unsigned char p[8];
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)u;
-        u >>= 8;
-    }
-    hf_buf_append(b, p, 8);
-}
-
 static inline void hf__put_text(hf_buf_t *b, const char *s, size_t n)
 {
-    hf__put32(b, (int32_t)n);
+    hf_buf_put_u32(b, (uint32_t)n);
     hf_buf_append(b, s, n);
 }
 
-
-static int64_t hf__floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out)
 {
@@ -232,45 +197,16 @@ bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t 
     if (__builtin_add_overflow(occurred_us, (int64_t)utc_offset_minutes * INT64_C(60000000),
                                &local))
         return false;
-    int64_t days = hf__floordiv(local, INT64_C(86400000000));
+    int64_t days = hf_cal_floordiv(local, HF_CAL_US_PER_DAY);
     if (days < INT32_MIN + HF__PG_EPOCH_DAYS || days > INT32_MAX)
         return false;
     *days_out = (int32_t)days;
     return true;
 }
 
-/* Howard Hinnant's civil-date algorithms. */
-int32_t hf__wh_days_from_civil(int y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int32_t)(era * 146097 + (int)doe - 719468);
-}
-
-void hf__wh_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d)
-{
-    int64_t z = (int64_t)days + 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400) + (*m <= 2);
-}
-
 int32_t hf__wh_period_start(int32_t day, bool daily)
 {
-    if (daily)
-        return day;
-    int y;
-    unsigned m, d;
-    hf__wh_civil_from_days(day, &y, &m, &d);
-    return hf__wh_days_from_civil(y, m, 1);
+    return daily ? day : hf_cal_month_start(day);
 }
 
 /* ==== the row encoder ==== */
@@ -300,7 +236,7 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
         if (avro_value_get_type(v) != AVRO_UNION || avro_value_get_current_branch(v, &branch) != 0)
             return HF__SHAPE("field %s: expected a union with a branch set", c->name);
         if (avro_value_get_type(&branch) == AVRO_NULL) {
-            hf__put32(out, -1);
+            hf_buf_put_u32(out, UINT32_MAX); /* NULL */
             return HF__ENC_OK;
         }
         v = &branch;
@@ -333,7 +269,7 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
         if (!hf_uuid_parse(s, n, u))
             return HF__DATA("22P02", "field %s: invalid input syntax for type uuid: \"%.*s\"",
                             c->name, (int)(n > 40 ? 40 : n), s);
-        hf__put32(out, 16);
+        hf_buf_put_u32(out, 16);
         hf_buf_append(out, u, 16);
         return HF__ENC_OK;
     }
@@ -347,8 +283,8 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
                 return HF__DATA("22008", "field %s: date out of range: %d", c->name, (int)i32);
             i32 -= HF__PG_EPOCH_DAYS;
         }
-        hf__put32(out, 4);
-        hf__put32(out, i32);
+        hf_buf_put_u32(out, 4);
+        hf_buf_put_u32(out, (uint32_t)i32); /* two's complement */
         return HF__ENC_OK;
     case HF__COL_INT8:
     case HF__COL_TSTZ:
@@ -362,15 +298,15 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
                                 (long long)i64);
             i64 -= HF__PG_EPOCH_US;
         }
-        hf__put32(out, 8);
-        hf__put64(out, i64);
+        hf_buf_put_u32(out, 8);
+        hf_buf_put_u64(out, (uint64_t)i64);
         return HF__ENC_OK;
     case HF__COL_BOOL: {
         int bv;
         if (avro_value_get_boolean(v, &bv) != 0)
             return HF__SHAPE("field %s: expected a boolean", c->name);
         unsigned char byte = bv ? 1 : 0;
-        hf__put32(out, 1);
+        hf_buf_put_u32(out, 1);
         hf_buf_append(out, &byte, 1);
         return HF__ENC_OK;
     }
@@ -378,10 +314,10 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
         double d;
         if (avro_value_get_double(v, &d) != 0)
             return HF__SHAPE("field %s: expected a double", c->name);
-        int64_t bits;
+        uint64_t bits;
         memcpy(&bits, &d, sizeof(bits));
-        hf__put32(out, 8);
-        hf__put64(out, bits);
+        hf_buf_put_u32(out, 8);
+        hf_buf_put_u64(out, bits);
         return HF__ENC_OK;
     }
     case HF__COL_TEXTARR: {
@@ -389,15 +325,15 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
         if (avro_value_get_type(v) != AVRO_ARRAY || avro_value_get_size(v, &count) != 0)
             return HF__SHAPE("field %s: expected an array", c->name);
         size_t len_at = out->len;
-        hf__put32(out, 0); /* patched below */
-        hf__put32(out, count ? 1 : 0);
-        hf__put32(out, 0);
-        hf__put32(out, 25); /* text */
+        hf_buf_put_u32(out, 0); /* patched below */
+        hf_buf_put_u32(out, count ? 1 : 0);
+        hf_buf_put_u32(out, 0);
+        hf_buf_put_u32(out, 25); /* text */
         if (count) {
             if (count > INT32_MAX / 8)
                 return HF__DATA("54000", "field %s: array too long", c->name);
-            hf__put32(out, (int32_t)count);
-            hf__put32(out, 1);
+            hf_buf_put_u32(out, (uint32_t)count);
+            hf_buf_put_u32(out, 1);
         }
         for (size_t i = 0; i < count; i++) {
             avro_value_t elem;
@@ -408,11 +344,7 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
         size_t total = out->len - len_at - 4;
         if (total > INT32_MAX)
             return HF__DATA("54000", "field %s: array too large", c->name);
-        unsigned char *p = out->data + len_at;
-        p[0] = (unsigned char)(total >> 24);
-        p[1] = (unsigned char)(total >> 16);
-        p[2] = (unsigned char)(total >> 8);
-        p[3] = (unsigned char)total;
+        hf_be32_store(out->data + len_at, (uint32_t)total);
         return HF__ENC_OK;
     }
     }
@@ -453,9 +385,9 @@ hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka
                         t->et->snake, (long long)key->occurred_us, (int)offset_min);
 
     hf_buf_reserve(out, 16 + t->nfields * 24);
-    hf__put16(out, (int16_t)(t->nfields + 3));
-    hf__put32(out, 4);
-    hf__put32(out, key->event_date - HF__PG_EPOCH_DAYS);
+    hf_buf_put_u16(out, (uint16_t)(t->nfields + 3));
+    hf_buf_put_u32(out, 4);
+    hf_buf_put_u32(out, (uint32_t)(key->event_date - HF__PG_EPOCH_DAYS));
     for (size_t i = 0; i < t->nfields; i++) {
         if (avro_value_get_by_index(v, i, &f, NULL) != 0) {
             out->len = start;
@@ -467,9 +399,9 @@ hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka
             return r;
         }
     }
-    hf__put32(out, 4);
-    hf__put32(out, kafka_partition);
-    hf__put32(out, 8);
-    hf__put64(out, kafka_offset);
+    hf_buf_put_u32(out, 4);
+    hf_buf_put_u32(out, (uint32_t)kafka_partition);
+    hf_buf_put_u32(out, 8);
+    hf_buf_put_u64(out, (uint64_t)kafka_offset);
     return HF__ENC_OK;
 }

@@ -78,10 +78,6 @@ extern const unsigned char hf__copy_trailer[2];
  * overflow. */
 bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out);
 
-/* Days since 1970-01-01 <-> civil date (proleptic Gregorian). */
-int32_t hf__wh_days_from_civil(int y, unsigned m, unsigned d);
-void hf__wh_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d);
-
 /* What a row needs besides its COPY bytes. */
 typedef struct hf__rowkey_s {
     char province[2];
@@ -120,9 +116,6 @@ hf_err_t hf__pg_connect(const char *conninfo, const char *app, PGconn **out, cha
 
 /* Run sql (no parameters, no result rows wanted). */
 hf_err_t hf__pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size);
-
-/* The 31 mainland province codes (GB/T 2260). */
-extern const char *const hf__provinces[31];
 
 /* ==== the connection (hf_wh_conn.c) ==== */
 

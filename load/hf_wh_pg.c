@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hf_buf.h"
+#include "hf_cal.h"
 #include "hf_log.h"
 #include "hf_wh_int.h"
 
@@ -119,12 +121,9 @@ hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *p
     hf_buf_t arr = {0};
     hf_buf_append(&arr, "{", 1);
     for (size_t i = 0; i < n; i++) {
-        int y;
-        unsigned m, d;
-        hf__wh_civil_from_days(days[i], &y, &m, &d);
-        char tmp[32];
-        int len = snprintf(tmp, sizeof(tmp), "%s%04d-%02u-%02u", i ? "," : "", y, m, d);
-        hf_buf_append(&arr, tmp, (size_t)len);
+        char date[11];
+        hf_cal_date_format(days[i], date);
+        hf_buf_printf(&arr, "%s%s", i ? "," : "", date);
     }
     hf_buf_append(&arr, "}", 2);
     const char *params[3] = {table, province, (const char *)arr.data};

@@ -1263,28 +1263,12 @@ hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_
 
 /* ==== compatibility report ==== */
 
-static void hf__rprintf(hf_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hf__rprintf(hf_buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0)
-        return;
-    hf_buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 static size_t hf__check_pair(hf_buf_t *report, const char *label, const hf_avro_node_t *w,
                              const hf_avro_node_t *r)
 {
     hf_buf_t why = {0};
     size_t problems = hf_avro_check(w, r, &why);
-    hf__rprintf(report, "  %s: %s\n", label, problems ? "INCOMPATIBLE" : "OK");
+    hf_buf_printf(report, "  %s: %s\n", label, problems ? "INCOMPATIBLE" : "OK");
     if (problems)
         hf_buf_append(report, why.data, why.len);
     hf_buf_free(&why);
@@ -1295,7 +1279,7 @@ static hf_err_t hf__check_candidate(const hf_catalog_t *cat, const hf__entry_t *
 {
     size_t problems = 0, compared = 0;
     const hf_avro_node_t *croot = hf_avro_schema_root(c->tree);
-    hf__rprintf(report, "candidate %s v%d, fingerprint %016llx (%s)\n", c->et->name, c->version,
+    hf_buf_printf(report, "candidate %s v%d, fingerprint %016llx (%s)\n", c->et->name, c->version,
                 (unsigned long long)c->fp, c->path);
     for (size_t i = 0; i < cat->n; i++) {
         const hf__entry_t *w = &cat->entries[i];
@@ -1303,11 +1287,11 @@ static hf_err_t hf__check_candidate(const hf_catalog_t *cat, const hf__entry_t *
             continue;
         if (w->version == c->version) {
             if (w->fp == c->fp) {
-                hf__rprintf(report, "  v%d: identical to the catalogue's %s\n", w->version,
+                hf_buf_printf(report, "  v%d: identical to the catalogue's %s\n", w->version,
                             w->path);
             } else {
                 problems++;
-                hf__rprintf(report,
+                hf_buf_printf(report,
                             "  v%d: INCOMPATIBLE\n  - the catalogue already has v%d (%s) with "
                             "fingerprint %016llx; a published version never changes: use "
                             "v%d\n",
@@ -1317,7 +1301,7 @@ static hf_err_t hf__check_candidate(const hf_catalog_t *cat, const hf__entry_t *
             continue;
         }
         if (w->version > c->version) {
-            hf__rprintf(report, "  v%d: newer than the candidate, not compared\n", w->version);
+            hf_buf_printf(report, "  v%d: newer than the candidate, not compared\n", w->version);
             continue;
         }
         const hf_avro_node_t *wroot = hf_avro_schema_root(w->tree);
@@ -1331,10 +1315,10 @@ static hf_err_t hf__check_candidate(const hf_catalog_t *cat, const hf__entry_t *
         compared++;
     }
     if (problems)
-        hf__rprintf(report, "result: incompatible (%zu problem%s)\n", problems,
+        hf_buf_printf(report, "result: incompatible (%zu problem%s)\n", problems,
                     problems == 1 ? "" : "s");
     else
-        hf__rprintf(report, "result: compatible (%zu older version%s compared)\n", compared,
+        hf_buf_printf(report, "result: compatible (%zu older version%s compared)\n", compared,
                     compared == 1 ? "" : "s");
     return problems ? HF_ERR_SCHEMA : HF_OK;
 }
@@ -1345,7 +1329,7 @@ hf_err_t hf_catalog_check(const hf_catalog_t *cat, const char *candidate_path, h
     hf__entry_t c;
     hf_err_t err = hf__entry_open(&c, candidate_path, errstr, sizeof(errstr));
     if (err)
-        hf__rprintf(report, "error: %s\n", errstr);
+        hf_buf_printf(report, "error: %s\n", errstr);
     else
         err = hf__check_candidate(cat, &c, report);
     hf__entry_close(&c);

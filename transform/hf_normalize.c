@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hf_cal.h"
 #include "hf_mem.h"
 
 /* ==== the check table ==== */
@@ -131,12 +132,6 @@ static bool hf__is_pid(const char *s, size_t len)
     return true;
 }
 
-/* floor division for negative instants (events before 1970) */
-static int64_t hf__floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 /* ==== public ==== */
 
@@ -295,8 +290,7 @@ hf_err_t hf_normalize(const hf_normalizer_t *n, const hf_decoded_t *dec, int64_t
     if (hf_validate_time_rules(&n->rules, occurred, now_us, &why) != HF_OK)
         return hf__reject(out, why, "occurred_at", NULL, 0);
     out->occurred_at_us = occurred;
-    out->event_date =
-        (int32_t)hf__floordiv(occurred + offset * INT64_C(60000000), INT64_C(86400000000));
+    out->event_date = hf_cal_local_day(occurred, (int)offset);
 
     for (size_t c = 0; c < HF__NCHECKS; c++) {
         if (x->check_idx[c] < 0)
