@@ -29,7 +29,9 @@
 
 #include <jansson.h>
 
+#include "hf_cal.h"
 #include "hf_mem.h"
+#include "hf_province.h"
 #include "hf_validate.h"
 
 /* snprintf for fixed-width fields whose values the compiler cannot bound
@@ -133,84 +135,69 @@ static size_t hf__pick(hf__rng_t *r, const double *w, size_t n)
 #define HF__HOUR (60 * HF__MIN)
 #define HF__DAY (24 * HF__HOUR)
 #define HF__LOCAL_OFFSET_MIN 480 /* Asia/Shanghai, no DST since 1991 */
-#define HF__LOCAL_US ((int64_t)HF__LOCAL_OFFSET_MIN * HF__MIN)
-
-static int64_t hf__floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
-static void hf__civil(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = hf__floordiv(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + (*m <= 2));
-}
-
-/* Local day (days since epoch in UTC+8) of a UTC instant. */
-static int32_t hf__local_day(int64_t us)
-{
-    return (int32_t)hf__floordiv(us + HF__LOCAL_US, HF__DAY);
-}
 
 /* UTC instant of local day + minutes after local midnight. */
 static int64_t hf__local_at(int32_t day, int64_t minutes)
 {
-    return (int64_t)day * HF__DAY - HF__LOCAL_US + minutes * HF__MIN;
+    return hf_cal_local_midnight(day, HF__LOCAL_OFFSET_MIN) + minutes * HF__MIN;
 }
 
-/* ISO 8601 with offset: "+08:00" station local time, or "Z" (UTC). */
+/* ISO 8601 with offset: "+08:00" station local time, or "Z" (UTC).
+ * hf_cal_time_format() writes exactly these bytes for years 0000-9999 and
+ * "0000-00-00" outside them, where the generator has always written the
+ * year as it is (--end-date 9999-12-31 gives expiries in 10002; an early
+ * --end-date with many --days gives negative years): that case keeps its
+ * own line so that the same options still give the same records. */
 static void hf__fmt_time(char out[64], int64_t us, bool utc)
 {
-    int64_t t = hf__floordiv(us, HF__SEC) + (utc ? 0 : HF__LOCAL_OFFSET_MIN * 60);
-    int64_t days = hf__floordiv(t, 86400);
+    int off = utc ? 0 : HF__LOCAL_OFFSET_MIN;
+    int64_t t = hf_cal_floordiv(us, HF__SEC) + off * 60;
+    int64_t days = hf_cal_floordiv(t, 86400);
+    int64_t y;
+    int m, d;
+    hf_cal_civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) {
+        hf_cal_time_format(us, off, out);
+        return;
+    }
     int64_t sod = t - days * 86400;
-    int y, m, d;
-    hf__civil(days, &y, &m, &d);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, m, d, (int)(sod / 3600),
+    snprintf(out, 64, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d%s", y, m, d, (int)(sod / 3600),
              (int)(sod / 60 % 60), (int)(sod % 60), utc ? "Z" : "+08:00");
 }
 
 /* ==== static tables ==== */
 
-/* GB/T 2260 provinces with the 2020 (7th) census population in thousands,
- * the number of prefecture-level codes used for address codes, plasma
- * stations (approximate national distribution) and whether a fractionation
- * plant takes source plasma there. */
+/* The model's data for each province, parallel to hf_provinces (same
+ * index; the code comes from there): the 2020 (7th) census population in
+ * thousands, the number of prefecture-level codes used for address codes,
+ * plasma stations (approximate national distribution) and whether a
+ * fractionation plant takes source plasma there. */
 typedef struct hf__prov_s {
-    const char *code;
     int pop_k;
     int ncity;
     int plasma_stations;
     bool plant;
 } hf__prov_t;
 
+_Static_assert(HF_SIM_NPROV == HF_PROVINCE_COUNT, "one model row per province");
+
 static const hf__prov_t hf__provs[HF_SIM_NPROV] = {
-    {"11", 21893, 1, 0, true},    {"12", 13866, 1, 0, false},   {"13", 74610, 11, 12, false},
-    {"14", 34915, 11, 8, false},  {"15", 24049, 12, 6, false},  {"21", 42591, 14, 4, false},
-    {"22", 24073, 9, 4, false},   {"23", 31851, 13, 4, false},  {"31", 24870, 1, 0, true},
-    {"32", 84748, 13, 4, false},  {"33", 64567, 11, 4, true},   {"34", 61027, 16, 10, false},
-    {"35", 41540, 9, 4, false},   {"36", 45189, 11, 15, false}, {"37", 101527, 16, 15, true},
-    {"41", 99366, 17, 15, true},  {"42", 57752, 13, 15, false}, {"43", 66444, 14, 20, false},
-    {"44", 126013, 21, 6, true},  {"45", 50127, 14, 30, true},  {"46", 10081, 4, 4, false},
-    {"50", 32054, 2, 5, false},   {"51", 83675, 21, 40, true},  {"52", 38562, 9, 20, true},
-    {"53", 47209, 16, 25, false}, {"54", 3648, 7, 0, false},    {"61", 39529, 10, 6, false},
-    {"62", 25020, 14, 8, false},  {"63", 5924, 8, 2, false},    {"64", 7202, 5, 2, false},
-    {"65", 25852, 14, 4, false},
+    {21893, 1, 0, true},    {13866, 1, 0, false},   {74610, 11, 12, false},
+    {34915, 11, 8, false},  {24049, 12, 6, false},  {42591, 14, 4, false},
+    {24073, 9, 4, false},   {31851, 13, 4, false},  {24870, 1, 0, true},
+    {84748, 13, 4, false},  {64567, 11, 4, true},   {61027, 16, 10, false},
+    {41540, 9, 4, false},   {45189, 11, 15, false}, {101527, 16, 15, true},
+    {99366, 17, 15, true},  {57752, 13, 15, false}, {66444, 14, 20, false},
+    {126013, 21, 6, true},  {50127, 14, 30, true},  {10081, 4, 4, false},
+    {32054, 2, 5, false},   {83675, 21, 40, true},  {38562, 9, 20, true},
+    {47209, 16, 25, false}, {3648, 7, 0, false},    {39529, 10, 6, false},
+    {25020, 14, 8, false},  {5924, 8, 2, false},    {7202, 5, 2, false},
+    {25852, 14, 4, false},
 };
 
 const char *hf_sim_province_code(size_t i)
 {
-    return i < HF_SIM_NPROV ? hf__provs[i].code : NULL;
+    return i < HF_SIM_NPROV ? hf_provinces[i].code : NULL;
 }
 
 enum { HF__ABO_A, HF__ABO_B, HF__ABO_O, HF__ABO_AB };
@@ -296,7 +283,7 @@ static void hf__net_add(hf__net_t *net, size_t *cap, int kind, size_t p, size_t 
     }
     hf__fac_t *f = &net->f[net->n++];
     memset(f, 0, sizeof(*f));
-    const char *pc = hf__provs[p].code;
+    const char *pc = hf_provinces[p].code;
     f->kind = (uint8_t)kind;
     f->prov = (uint8_t)p;
     f->style = (uint8_t)hf__range(r, 0, HF__NSTYLES - 1);
@@ -661,15 +648,18 @@ static void hf__make_id(hf__rng_t *r, char out[19], size_t p, int32_t birth, boo
     const hf__prov_t *pv = &hf__provs[p];
     int city = (int)hf__range(r, 1, pv->ncity);
     int district = (int)hf__range(r, 1, 18);
-    int y, m, d;
-    hf__civil(birth, &y, &m, &d);
+    int64_t y;
+    int m, d;
+    hf_cal_civil_from_days(birth, &y, &m, &d);
     int seq = (int)hf__range(r, 0, 499) * 2 + (male ? 1 : 0);
     if (legacy && y >= 1900 && y <= 1999) {
-        hf__sfmt(out, 19, "%s%02d%02d%02d%02d%02d%03d", pv->code, city, district, y % 100, m, d,
+        hf__sfmt(out, 19, "%s%02d%02d%02d%02d%02d%03d", hf_provinces[p].code, city, district,
+                 (int)(y % 100), m, d,
                  seq);
         return;
     }
-    hf__sfmt(out, 19, "%s%02d%02d%04d%02d%02d%03d", pv->code, city, district, y, m, d, seq);
+    hf__sfmt(out, 19, "%s%02d%02d%04d%02d%02d%03d", hf_provinces[p].code, city, district, (int)y,
+             m, d, seq);
     out[17] = hf__id_check(out);
     out[18] = '\0';
 }
@@ -685,12 +675,13 @@ static size_t hf__pick_province(hf__rng_t *r)
 /* Next DIN of a collecting facility: FIN + nominal year + 6-digit sequence. */
 static void hf__next_din(hf__sim_t *s, hf__fac_t *f, int64_t at_us, char out[14])
 {
-    int y, m, d;
-    hf__civil(hf__local_day(at_us), &y, &m, &d);
+    int64_t y;
+    int m, d;
+    hf_cal_civil_from_days(hf_cal_local_day(at_us, HF__LOCAL_OFFSET_MIN), &y, &m, &d);
     (void)m;
     (void)d;
     if (f->din_year != y % 100 || f->din_seq == 0) {
-        f->din_year = y % 100;
+        f->din_year = (int)(y % 100);
         f->din_seq = (uint32_t)hf__range(&s->rng, 1, 40000);
     }
     if (f->din_seq > 999999)
@@ -752,7 +743,7 @@ static hf__rec_t *hf__rec_begin(hf__sim_t *s, int type, const hf__fac_t *f, int6
     hf__rec_set(r, "event_id", "%s", r->event_id);
     hf__rec_set(r, "source_system", "%s", lab ? f->lab_system : f->system);
     hf__rec_set(r, "facility_id", "%s", f->id);
-    hf__rec_set(r, "province_code", "%s", hf__provs[f->prov].code);
+    hf__rec_set(r, "province_code", "%s", hf_provinces[f->prov].code);
     hf__rec_time(r, "occurred_at", occurred_us);
     hf__rec_time(r, "reported_at", rep);
     hf__rec_set(r, "revision", "0");
@@ -1133,14 +1124,15 @@ static uint32_t hf__donor_new(hf__sim_t *s, hf__fac_t *f, int kind, int32_t toda
     int age = (int)hf__range(r, band_lo[b], band_hi[b]);
     d->birth = today - (int32_t)(age * 36525 / 100) - (int32_t)hf__range(r, 1, 364);
     d->abo = (uint8_t)hf__pick(r, hf__abo_freq, 4);
-    double neg =
-        hf__provs[f->prov].code[0] == '6' && hf__provs[f->prov].code[1] == '5' ? 0.03 : 0.004;
+    const char *pc = hf_provinces[f->prov].code;
+    double neg = pc[0] == '6' && pc[1] == '5' ? 0.03 : 0.004;
     d->rh = hf__chance(r, neg) ? HF__RH_NEG : HF__RH_POS;
     /* the address code is where the ID was first issued: mostly here,
      * sometimes another province (people move) */
     size_t p = hf__chance(r, kind ? 0.97 : 0.85) ? f->prov : hf__pick_province(r);
-    int y, m, dd;
-    hf__civil(d->birth, &y, &m, &dd);
+    int64_t y;
+    int m, dd;
+    hf_cal_civil_from_days(d->birth, &y, &m, &dd);
     bool legacy = y <= 1983 && hf__chance(r, 0.10);
     hf__make_id(r, d->id, p, d->birth, d->sex, legacy);
     d->last_day = INT32_MIN;
@@ -1209,7 +1201,7 @@ static void hf__step_visit(hf__sim_t *s, int64_t t, hf__visit_t *v)
 {
     hf__fac_t *f = hf__fac(s, v->fac);
     hf__rng_t *r = &s->rng;
-    int32_t today = hf__local_day(t);
+    int32_t today = hf_cal_local_day(t, HF__LOCAL_OFFSET_MIN);
     int kind = v->proc == HF__P_PLASMA ? 1 : 0;
     double first_p = v->proc == HF__P_WB ? 0.38 : 0.10;
     int64_t di = -1;
@@ -1298,7 +1290,7 @@ static void hf__step_collect(hf__sim_t *s, int64_t t, hf__visit_t *v)
     hf__fac_t *f = hf__fac(s, v->fac);
     hf__rng_t *r = &s->rng;
     hf__donor_t *d = &s->donors[v->donor];
-    int32_t today = hf__local_day(t);
+    int32_t today = hf_cal_local_day(t, HF__LOCAL_OFFSET_MIN);
     hf__next_din(s, f, t, v->din);
     v->collected_us = t;
     hf__rec_t *rec = hf__rec_begin(s, HF__T_DON, f, t, false);
@@ -1477,7 +1469,7 @@ static void hf__emit_component(hf__sim_t *s, int64_t t, const hf__unit_t *u)
 /* 23:59 local on the day `days` after the collection day. */
 static int64_t hf__expiry(int64_t collected, int days)
 {
-    return hf__local_at(hf__local_day(collected) + days, 23 * 60 + 59);
+    return hf__local_at(hf_cal_local_day(collected, HF__LOCAL_OFFSET_MIN) + days, 23 * 60 + 59);
 }
 
 static void hf__emit_discard(hf__sim_t *s, int64_t t, const hf__unit_t *u, uint32_t fac,
@@ -1563,10 +1555,12 @@ static void hf__emit_screen(hf__sim_t *s, int64_t t, hf__visit_t *v, int m, bool
     if (v->proc == HF__P_PLASMA && m < 4 && (f->style & 1))
         method = "clia";
     hf__rec_set(rec, "method", "%s", method);
-    int y, mo, d;
-    hf__civil(hf__local_day(t) - 60 - (int32_t)(f->style * 7), &y, &mo, &d);
+    int64_t y;
+    int mo, d;
+    hf_cal_civil_from_days(hf_cal_local_day(t, HF__LOCAL_OFFSET_MIN) - 60 - (int32_t)(f->style * 7),
+                           &y, &mo, &d);
     if (hf__chance(r, 0.95))
-        hf__rec_set(rec, "kit_lot", "%s%04d%02d%02d", mk->lot, y, mo, (int)(f->style * 4 + 1));
+        hf__rec_set(rec, "kit_lot", "%s%04d%02d%02d", mk->lot, (int)y, mo, (int)(f->style * 4 + 1));
     else
         hf__rec_null(rec, "kit_lot");
     hf__rec_set(rec, "result", "%s", reactive ? "reactive" : "non_reactive");
@@ -1689,8 +1683,8 @@ static void hf__emit_move(hf__sim_t *s, int64_t t, const hf__unit_t *u, uint32_t
     hf__rec_set(rec, "movement", "%s", movement);
     hf__rec_set(rec, "from_facility_id", "%s", ff->id);
     hf__rec_set(rec, "to_facility_id", "%s", tf->id);
-    hf__rec_set(rec, "from_province_code", "%s", hf__provs[ff->prov].code);
-    hf__rec_set(rec, "to_province_code", "%s", hf__provs[tf->prov].code);
+    hf__rec_set(rec, "from_province_code", "%s", hf_provinces[ff->prov].code);
+    hf__rec_set(rec, "to_province_code", "%s", hf_provinces[tf->prov].code);
     hf__emit(s);
 }
 
@@ -1751,10 +1745,12 @@ static void hf__step_unit(hf__sim_t *s, const hf__job_t *j)
             if (!h->last_patient[0] || hf__chance(r, 0.6)) {
                 int age =
                     hf__chance(r, 0.05) ? (int)hf__range(r, 0, 17) : (int)hf__range(r, 18, 92);
-                int32_t birth = hf__local_day(t) - age * 365 - (int32_t)hf__range(r, 1, 364);
+                int32_t birth = hf_cal_local_day(t, HF__LOCAL_OFFSET_MIN) - age * 365 -
+                                (int32_t)hf__range(r, 1, 364);
                 size_t p = hf__chance(r, 0.9) ? h->prov : hf__pick_province(r);
-                int y, m, d;
-                hf__civil(birth, &y, &m, &d);
+                int64_t y;
+                int m, d;
+                hf_cal_civil_from_days(birth, &y, &m, &d);
                 hf__make_id(r, h->last_patient, p, birth, hf__chance(r, 0.5),
                             y <= 1970 && hf__chance(r, 0.08));
             }
@@ -1882,7 +1878,7 @@ static int hf__inventory_lines(const hf__fac_t *f)
 
 static double hf__day_weight(int32_t day)
 {
-    int64_t dow = hf__floordiv((int64_t)day + 3, 7); /* 1970-01-01 was a Thursday */
+    int64_t dow = hf_cal_floordiv((int64_t)day + 3, 7); /* 1970-01-01 was a Thursday */
     int wd = (int)(((int64_t)day + 3) - dow * 7);    /* 0 = Monday */
     return wd >= 5 ? 1.2 : 1.0;
 }
@@ -2304,7 +2300,7 @@ char *hf_sim_report_json(const hf_sim_report_t *rep, const hf_sim_conf_t *conf)
     json_t *pr = json_object();
     for (size_t i = 0; i < HF_SIM_NPROV; i++)
         if (rep->rows_by_province[i])
-            json_object_set_new(pr, hf__provs[i].code, hf__u64(rep->rows_by_province[i]));
+            json_object_set_new(pr, hf_provinces[i].code, hf__u64(rep->rows_by_province[i]));
     json_object_set_new(root, "expected_warehouse_rows_by_province", pr);
 
     json_t *q = json_object();
