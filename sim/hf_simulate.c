@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "hf_cal.h"
+#include "hf_frame.h"
 #include "hf_mem.h"
 #include "hf_province.h"
 #include "hf_validate.h"
@@ -549,6 +550,8 @@ typedef struct hf__sim_s {
     hf_err_t stop;  /* first fatal sink error */
     hf__rec_t rec;  /* scratch record */
     hf__rec_t rec2; /* scratch for amendments */
+    uint64_t frame_fp[HF_SIM_NTYPES]; /* newest writer fingerprint of each type (catalogue):
+                                         the header of truncated frames */
 } hf__sim_t;
 
 /* ==== heap ==== */
@@ -830,29 +833,6 @@ static void hf__count_valid(hf__sim_t *s, const hf__rec_t *r)
     s->rep->rows_by_province[r->prov]++;
 }
 
-/* Known fingerprints (docs/events.md), so that "unknown" never collides. */
-static const uint64_t hf__known_fp[] = {
-    UINT64_C(0x2d082abe753e1486), UINT64_C(0x778336d3e4dab0c1), UINT64_C(0x631e883f9b5b2537),
-    UINT64_C(0xd4b3d7d03f48faa5), UINT64_C(0xbffbce7449561715), UINT64_C(0xd4d5ab225f566a5d),
-    UINT64_C(0xb7d06cf4be658715), UINT64_C(0x1dcab2f7a712a0c4), UINT64_C(0x7db973e7cb290c9d),
-    UINT64_C(0xabc7b6325427dbc4), UINT64_C(0xc7f00b94beb7758d),
-};
-/* v1 fingerprint of each event type, hf_event_types order. */
-static const uint64_t hf__type_fp[HF_SIM_NTYPES] = {
-    UINT64_C(0xd4d5ab225f566a5d), UINT64_C(0xbffbce7449561715), UINT64_C(0xd4b3d7d03f48faa5),
-    UINT64_C(0x1dcab2f7a712a0c4), UINT64_C(0x778336d3e4dab0c1), UINT64_C(0xb7d06cf4be658715),
-    UINT64_C(0xc7f00b94beb7758d), UINT64_C(0xabc7b6325427dbc4), UINT64_C(0x7db973e7cb290c9d),
-    UINT64_C(0x2d082abe753e1486),
-};
-
-static void hf__put_fp(uint8_t *p, uint64_t fp)
-{
-    p[0] = 0xC3;
-    p[1] = 0x01;
-    for (int i = 0; i < 8; i++)
-        p[2 + i] = (uint8_t)(fp >> (8 * i));
-}
-
 /* One malformed frame: half "bad magic" (text that a broken exporter or a
  * wrong producer would send: first byte never 0xC3), half "truncated" (a
  * real header and a body cut inside its first field, or a header cut short). */
@@ -873,7 +853,7 @@ static void hf__inject_malformed(hf__sim_t *s, const hf__rec_t *r)
             c->malformed_bad_magic++;
         return;
     }
-    hf__put_fp(buf, hf__type_fp[r->type]);
+    hf_frame_header(buf, s->frame_fp[r->type]);
     if (hf__chance(&s->rng, 0.25)) {
         len = (size_t)hf__range(&s->rng, 2, 9); /* header cut short */
     } else {
@@ -892,14 +872,11 @@ static void hf__inject_unknown_fp(hf__sim_t *s, const hf__rec_t *r)
 {
     uint8_t buf[10 + 96];
     uint64_t fp;
-    bool known;
-    do {
+    hf_catalog_info_t info;
+    do /* a fingerprint the catalogue knows is not "unknown" */
         fp = hf__next(&s->rng);
-        known = false;
-        for (size_t i = 0; i < sizeof(hf__known_fp) / sizeof(hf__known_fp[0]); i++)
-            known |= hf__known_fp[i] == fp;
-    } while (known);
-    hf__put_fp(buf, fp);
+    while (hf_catalog_find(s->conf->catalog, fp, &info) == HF_OK);
+    hf_frame_header(buf, fp);
     /* body: an Avro-looking string then random bytes (a writer schema from a
      * newer station version the consumer has never seen) */
     buf[10] = 0x48;
@@ -2020,6 +1997,8 @@ static void hf__sim_init(hf__sim_t *s, const hf_sim_conf_t *conf, const hf_sim_s
     s->sink = sink;
     s->rep = rep;
     hf__rng_seed(&s->rng, seed);
+    for (size_t i = 0; i < HF_SIM_NTYPES; i++)
+        (void)hf_catalog_schema(conf->catalog, hf_event_types[i].name, 0, &s->frame_fp[i]);
     hf__net_build(&s->net);
     s->last_day = conf->end_date;
     s->first_day = conf->end_date - conf->days + 1;
@@ -2135,6 +2114,12 @@ hf_err_t hf_sim_run(const hf_sim_conf_t *conf, const hf_sim_sink_t *sink, hf_sim
                           "--amend-rate + --retract-rate must not exceed 1");
     if (!sink || !sink->submit || !sink->submit_raw)
         return hf_err_set(HF_ERR_USAGE, errstr, errstr_size, "no sink");
+    if (!conf->catalog)
+        return hf_err_set(HF_ERR_USAGE, errstr, errstr_size, "no schema catalogue (conf.catalog)");
+    for (size_t i = 0; i < HF_SIM_NTYPES; i++)
+        if (!hf_catalog_schema(conf->catalog, hf_event_types[i].name, 0, NULL))
+            return hf_err_set(HF_ERR_USAGE, errstr, errstr_size, "no schema for %s in the catalogue",
+                              hf_event_types[i].name);
 
     hf__sim_t s;
     hf__sim_init(&s, conf, sink, report, conf->seed);
