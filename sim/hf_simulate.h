@@ -11,8 +11,10 @@
  * The generator only produces station records (hf_field_t text, the same
  * shape `hemoflow publish` reads) and hands them to a sink: the CLI's sink
  * calls hf_station_submit()/hf_station_submit_raw(), the CSV sink here
- * writes files, tests wrap either to count. Nothing here talks to Kafka, so
- * this module links without hf_station.c.
+ * writes files, tests wrap either to count. Nothing here talks to Kafka:
+ * the library (sim/, hf_sim) stands on station/ for the record types
+ * (hf_field_t, hf_submit_opts_t, hf_reject_t) and on transform/ for the
+ * schema catalogue, whose fingerprints the injected raw frames carry.
  *
  * Determinism: for the same configuration (seed, count, days, end date,
  * types, rates) the sequence of sink calls is identical, byte for byte.
