@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hf_catalog.h"
 #include "hf_time.h"
 #include "hf_log.h"
 #include "hf_mem.h"
@@ -355,6 +356,13 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
                                   "--dry-run/--output do not use a station: drop --offline, "
                                   "--key-file and --spool-dir");
 
+    hf_catalog_t *cat = hf_catalog_load(hf_config_str(cli->cfg, "schemas.dir"), err, sizeof(err));
+    if (!cat) {
+        fprintf(stderr, "hemoflow simulate: schemas: %s\n", err);
+        return HF_EXIT_FAIL;
+    }
+    conf.catalog = cat;
+
     hf_cli_install_signals();
     hf__simctx_t ctx = {.rate = rate, .t0_us = hf_time_mono_us(), .last_sync_us = hf_time_mono_us()};
     hf_sim_csv_t *csv = NULL;
@@ -362,6 +370,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
     if (output) {
         if (!(csv = hf_sim_csv_new(output, err, sizeof(err)))) {
             fprintf(stderr, "hemoflow simulate: %s\n", err);
+            hf_catalog_destroy(cat);
             return HF_EXIT_FAIL;
         }
         hf_sim_csv_sink(csv, &csv_sink);
@@ -372,6 +381,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
             .cfg = cli->cfg, .key_file = key_file, .spool_dir = spool_dir, .offline = offline};
         if (!(ctx.st = hf_station_new(&sc, err, sizeof(err)))) {
             fprintf(stderr, "hemoflow simulate: %s\n", err);
+            hf_catalog_destroy(cat);
             return HF_EXIT_FAIL;
         }
     }
@@ -452,5 +462,6 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv)
             rc = HF_EXIT_REJECTS;
         }
     }
+    hf_catalog_destroy(cat);
     return rc;
 }

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "hf_catalog.h"
 #include "hf_event_types.h"
 #include "hf_mem.h"
 #include "hf_simulate.h"
@@ -180,9 +181,33 @@ static void run(const hf_sim_conf_t *conf, rs_t *rs, hf_sim_report_t *rep)
     cr_assert_eq(hf_sim_run(conf, &sink, rep, err, sizeof(err)), HF_OK, "%s", err);
 }
 
+/* ==== the schema catalogue (fingerprints of the injected frames) ==== */
+
+static hf_catalog_t *catalog;
+
+static void load_catalog(void)
+{
+    const char *src = getenv("HF_SOURCE_DIR");
+    cr_assert(src, "HF_SOURCE_DIR must be set (CTest sets it)");
+    char *dir = hf_asprintf("%s/schemas/avro", src);
+    char err[512];
+    catalog = hf_catalog_load(dir, err, sizeof(err));
+    hf_free(dir);
+    cr_assert_not_null(catalog, "%s", err);
+}
+
+static void free_catalog(void)
+{
+    hf_catalog_destroy(catalog);
+    catalog = NULL;
+}
+
+TestSuite(simulate, .init = load_catalog, .fini = free_catalog);
+
 static void base_conf(hf_sim_conf_t *c, uint64_t seed, uint64_t count)
 {
     hf_sim_conf_default(c);
+    c->catalog = catalog;
     c->seed = seed;
     c->count = count;
     c->days = 14;
@@ -655,6 +680,20 @@ Test(simulate, csv_output_matches_report)
 
 /* ==== configuration ==== */
 
+Test(simulate, known_fingerprints_are_the_catalogue)
+{
+    size_t n = hf_catalog_count(catalog);
+    cr_assert_eq(n, sizeof(known_fp) / sizeof(known_fp[0]));
+    for (size_t i = 0; i < n; i++) {
+        hf_catalog_info_t info;
+        cr_assert_eq(hf_catalog_entry(catalog, i, &info), HF_OK);
+        bool found = false;
+        for (size_t k = 0; k < n; k++)
+            found |= known_fp[k] == info.fingerprint;
+        cr_assert(found, "%s v%d not in known_fp", info.event_type->name, info.version);
+    }
+}
+
 Test(simulate, types_and_conf_errors)
 {
     unsigned mask;
@@ -677,6 +716,10 @@ Test(simulate, types_and_conf_errors)
     base_conf(&c, 1, 100);
     c.days = 0;
     cr_assert_eq(hf_sim_run(&c, &sink, &rep, err, sizeof(err)), HF_ERR_USAGE);
+    base_conf(&c, 1, 100);
+    c.catalog = NULL;
+    cr_assert_eq(hf_sim_run(&c, &sink, &rep, err, sizeof(err)), HF_ERR_USAGE);
+    cr_assert(strstr(err, "catalog"), "%s", err);
 }
 
 /* A sink that fails stops the run with its error; counts are kept. */

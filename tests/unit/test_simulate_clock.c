@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hf_catalog.h"
 #include "hf_config.h"
 #include "hf_log.h"
 #include "hf_mem.h"
@@ -30,6 +31,7 @@
 
 static char dir[256], keyfile[300], spooldir[300];
 static hf_config_t *cfg;
+static hf_catalog_t *cat; /* the simulator's fingerprints */
 
 static void setup(void)
 {
@@ -49,10 +51,13 @@ static void setup(void)
     cr_assert(src, "HF_SOURCE_DIR must be set (CTest sets it)");
     snprintf(sd, sizeof(sd), "%s/schemas/avro", src);
     cr_assert_eq(hf_config_set(cfg, "schemas.dir", sd, "test", err, sizeof(err)), HF_OK);
+    cat = hf_catalog_load(sd, err, sizeof(err));
+    cr_assert_not_null(cat, "%s", err);
 }
 
 static void teardown(void)
 {
+    hf_catalog_destroy(cat);
     hf_config_destroy(cfg);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -152,6 +157,7 @@ static void run_at(chk_t *c, int64_t now_us, int32_t end_date, uint64_t seed,
     conf.days = 7; /* chains start 21 days before the window: keep the warm-up small */
     conf.end_date = end_date;
     conf.now_us = now_us;
+    conf.catalog = cat;
     conf.dup_rate = conf.late_rate = conf.amend_rate = conf.retract_rate = 0.03;
     conf.malformed_rate = conf.unknown_fp_rate = conf.bad_din_rate = 0.02;
     conf.old_schema_rate = 0.2;
@@ -262,6 +268,7 @@ Test(simulate_clock, a_past_end_date_gives_the_same_records_at_any_hour)
         conf.days = 3;
         conf.end_date = day;
         conf.now_us = (int64_t)(day + 1) * DAY + h * HOUR; /* the next day, UTC */
+        conf.catalog = cat;
         conf.dup_rate = conf.late_rate = conf.amend_rate = 0.03;
         conf.malformed_rate = conf.bad_din_rate = 0.02;
         uint64_t hash = UINT64_C(1469598103934665603);

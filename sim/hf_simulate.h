@@ -11,8 +11,10 @@
  * The generator only produces station records (hf_field_t text, the same
  * shape `hemoflow publish` reads) and hands them to a sink: the CLI's sink
  * calls hf_station_submit()/hf_station_submit_raw(), the CSV sink here
- * writes files, tests wrap either to count. Nothing here talks to Kafka, so
- * this module links without hf_station.c.
+ * writes files, tests wrap either to count. Nothing here talks to Kafka:
+ * the library (sim/, hf_sim) stands on station/ for the record types
+ * (hf_field_t, hf_submit_opts_t, hf_reject_t) and on transform/ for the
+ * schema catalogue, whose fingerprints the injected raw frames carry.
  *
  * Determinism: for the same configuration (seed, count, days, end date,
  * types, rates) the sequence of sink calls is identical, byte for byte.
@@ -30,6 +32,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hf_catalog.h"
 #include "hf_err.h"
 #include "hf_event_types.h"
 #include "hf_station.h"
@@ -54,10 +57,13 @@ typedef struct hf_sim_conf_s {
     double unknown_fp_rate; /* per created event: one frame with an unknown fingerprint */
     double bad_din_rate;    /* DIN-carrying created events sent with an invalid DIN */
     double old_schema_rate; /* DonationCollected created events written with schema v1 */
+    /* the schema catalogue (borrowed; must outlive hf_sim_run): where the
+     * fingerprints of injected raw frames come from. Required. */
+    const hf_catalog_t *catalog;
 } hf_sim_conf_t;
 
 /* Defaults: seed 1, count 10000, days 7, end_date 2026-01-01, no cap, all
- * types, no faults. */
+ * types, no faults, no catalogue (the caller sets conf->catalog). */
 void hf_sim_conf_default(hf_sim_conf_t *conf);
 
 /* "DonationCollected,unit_moved,..." (Avro or snake_case names) into a
@@ -122,7 +128,7 @@ typedef struct hf_sim_report_s {
 
 /* Generate and hand everything to sink. report is zeroed, then filled with
  * exactly what the sink accepted. Returns HF_OK, HF_ERR_USAGE for a bad
- * conf (errstr says which), or the first non-HF_OK/HF_ERR_INVALID code a
+ * conf (errstr says which; no conf->catalog is one), or the first non-HF_OK/HF_ERR_INVALID code a
  * sink callback returned (report->stopped is set; counts so far are kept). */
 hf_err_t hf_sim_run(const hf_sim_conf_t *conf, const hf_sim_sink_t *sink, hf_sim_report_t *report,
                     char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
