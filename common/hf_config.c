@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
+#include "hf_datadir.h"
 #include "hf_log.h"
 #include "hf_mem.h"
 
@@ -36,8 +37,12 @@ typedef struct hf__key_s {
     const char *doc;
 } hf__key_t;
 
-#define HF_SCHEMA_DIR_DEFAULT HF_SOURCE_DIR "/schemas/avro"
-#define HF_SQL_DIR_DEFAULT HF_SOURCE_DIR "/schemas/sql"
+/* A default beginning with HF__DATA is relative to the data folder that
+ * hf_datadir_find() picks when the config is created (installed
+ * share/hemoflow, or the source checkout for a build-tree binary). */
+#define HF__DATA "<data dir>/"
+#define HF_SCHEMA_DIR_DEFAULT HF__DATA "schemas/avro"
+#define HF_SQL_DIR_DEFAULT HF__DATA "schemas/sql"
 
 static const hf__key_t hf__keys[] = {
     /* general */
@@ -303,12 +308,26 @@ static hf_err_t hf__check_pg(const char *kw, const char *origin, char *errstr, s
 
 /* ==== public ==== */
 
+/* k's default with HF__DATA resolved; caller frees with hf_free(). */
+static char *hf__default(const hf__key_t *k)
+{
+    if (strncmp(k->def, HF__DATA, sizeof(HF__DATA) - 1) != 0)
+        return hf_strdup(k->def);
+    char *data = hf_datadir_find();
+    char *v = hf_asprintf("%s/%s", data, k->def + sizeof(HF__DATA) - 1);
+    hf_free(data);
+    return v;
+}
+
 hf_config_t *hf_config_new(void)
 {
     hf_config_t *cfg = hf_calloc(1, sizeof(*cfg));
     char err[256];
     for (size_t i = 0; i < HF__NKEYS; i++) {
-        if (hf__set_table(cfg, i, hf__keys[i].def, "default", err, sizeof(err)) != HF_OK) {
+        char *def = hf__default(&hf__keys[i]);
+        hf_err_t e = hf__set_table(cfg, i, def, "default", err, sizeof(err));
+        hf_free(def);
+        if (e != HF_OK) {
             hf_log_error("config.default", "msg=\"%s\"", err);
             abort(); /* a bad default in the table is a bug */
         }
@@ -587,8 +606,10 @@ void hf_config_print_help(FILE *out)
         const hf__key_t *k = &hf__keys[i];
         /* k->reloadable is recorded for the SIGHUP reload to come; not
          * printed while no command reloads anything. */
+        char *def = hf__default(k);
         fprintf(out, "  %-36s %-6s default=%s\n", k->name,
-                k->type == HF_T_ENUM ? k->choices : tn[k->type], *k->def ? k->def : "\"\"");
+                k->type == HF_T_ENUM ? k->choices : tn[k->type], *def ? def : "\"\"");
+        hf_free(def);
         fprintf(out, "      %s\n", k->doc);
     }
     fprintf(out, "  %-36s passed to librdkafka (e.g. kafka.security.protocol)\n", "kafka.<property>");
