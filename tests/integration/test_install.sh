@@ -7,7 +7,7 @@
 # checkout, with a config file that names no folder and no HEMOFLOW_*
 # variables, lists one schema more than the checkout holds, all under the copy.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SRC=$T_REPO
 BIN=$(cd "$(dirname "$HF_BIN")" && pwd)/$(basename "$HF_BIN")
 BUILD=${HF_BUILD_DIR:-$(dirname "$BIN")}
 [[ -f $BUILD/CMakeCache.txt ]] || BUILD=$(dirname "$BUILD")
