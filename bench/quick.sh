@@ -68,23 +68,25 @@ while (($#)); do
   esac
 done
 
-log() { printf '[bench] %s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# logging: deploy/lib.sh's hf_log / hf_die, tagged [bench]
+# shellcheck source=/dev/null
+source "$REPO/deploy/lib.sh"
+HF_LOG_TAG=bench
 
 # ---- build ------------------------------------------------------------------
 # Release, in our own build dir. HF_WERROR=OFF: a newer compiler's new warning
 # must not stop a measurement (the tree builds warning-free at -O3 today).
 if [[ ! -f $BUILD/build.ninja ]]; then
-  log "configuring $BUILD (Release)"
+  hf_log "configuring $BUILD (Release)"
   cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHF_WERROR=OFF -DHF_TESTS=OFF \
-    >"${TMPDIR:-/tmp}/hf-bench-cmake.$$.log" 2>&1 || { cat "${TMPDIR:-/tmp}/hf-bench-cmake.$$.log" >&2; die "cmake failed"; }
+    >"${TMPDIR:-/tmp}/hf-bench-cmake.$$.log" 2>&1 || { cat "${TMPDIR:-/tmp}/hf-bench-cmake.$$.log" >&2; hf_die "cmake failed"; }
 fi
-log "building $BUILD/hemoflow"
+hf_log "building $BUILD/hemoflow"
 ninja -C "$BUILD" hemoflow >"${TMPDIR:-/tmp}/hf-bench-ninja.$$.log" 2>&1 \
-  || { tail -30 "${TMPDIR:-/tmp}/hf-bench-ninja.$$.log" >&2; die "build failed"; }
+  || { tail -30 "${TMPDIR:-/tmp}/hf-bench-ninja.$$.log" >&2; hf_die "build failed"; }
 rm -f "${TMPDIR:-/tmp}/hf-bench-cmake.$$.log" "${TMPDIR:-/tmp}/hf-bench-ninja.$$.log"
 HF="$BUILD/hemoflow"
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" || log "WARNING: $BUILD is not a Release build"
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" || hf_log "WARNING: $BUILD is not a Release build"
 
 # ---- services ---------------------------------------------------------------
 mkdir -p "$WORK"
@@ -104,8 +106,8 @@ cleanup() {
     wait "$CHILD" 2>/dev/null
   fi
   if ((KEEP)); then
-    log "--keep: services and databases left in place (work dir $WORK, run files $RUN)"
-    log "  stop them with: deploy/kafka.sh stop $WORK; deploy/pg.sh stop $WORK"
+    hf_log "--keep: services and databases left in place (work dir $WORK, run files $RUN)"
+    hf_log "  stop them with: deploy/kafka.sh stop $WORK; deploy/pg.sh stop $WORK"
   else
     if [[ -n ${HF_PG_DSN:-} ]]; then
       local db
@@ -125,22 +127,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if "$REPO/deploy/pg.sh" status "$WORK" >/dev/null 2>&1; then
-  log "reusing the PostgreSQL already running in $WORK"
+  hf_log "reusing the PostgreSQL already running in $WORK"
 else
-  log "starting PostgreSQL in $WORK"
+  hf_log "starting PostgreSQL in $WORK"
   STARTED_PG=1
-  "$REPO/deploy/pg.sh" start "$WORK" >/dev/null || die "deploy/pg.sh start failed"
+  "$REPO/deploy/pg.sh" start "$WORK" >/dev/null || hf_die "deploy/pg.sh start failed"
 fi
 if "$REPO/deploy/kafka.sh" status "$WORK" >/dev/null 2>&1; then
-  log "reusing the Kafka broker already running in $WORK"
+  hf_log "reusing the Kafka broker already running in $WORK"
 else
-  log "starting Kafka in $WORK"
+  hf_log "starting Kafka in $WORK"
   STARTED_KAFKA=1
   rm -rf "$WORK/kafka" # a fresh broker: no topics from earlier runs
-  "$REPO/deploy/kafka.sh" start "$WORK" >/dev/null || die "deploy/kafka.sh start failed"
+  "$REPO/deploy/kafka.sh" start "$WORK" >/dev/null || hf_die "deploy/kafka.sh start failed"
 fi
-# shellcheck source=/dev/null
-source "$REPO/deploy/lib.sh"
 hf_load_env "$WORK/pg.env"
 hf_load_env "$WORK/kafka.env"
 
@@ -164,11 +164,11 @@ P_TO=$(date -u -d "$END_DATE + 1 day" +%F)
 # name in NEWDB (not echoed: DBS must be updated in this shell, not a subshell)
 new_db() {
   local db="hf_bench_${RUN_ID}_$1"
-  psql "$HF_PG_DSN" -XqAtc "CREATE DATABASE \"$db\"" >/dev/null || die "cannot create database $db"
+  psql "$HF_PG_DSN" -XqAtc "CREATE DATABASE \"$db\"" >/dev/null || hf_die "cannot create database $db"
   DBS+=("$db")
-  HEMOFLOW_PG_DBNAME=$db "$HF" migrate >"$RUN/migrate.$1.out" 2>&1 || die "migrate: $(tail -5 "$RUN/migrate.$1.out")"
+  HEMOFLOW_PG_DBNAME=$db "$HF" migrate >"$RUN/migrate.$1.out" 2>&1 || hf_die "migrate: $(tail -5 "$RUN/migrate.$1.out")"
   HEMOFLOW_PG_DBNAME=$db "$HF" partitions --from "$P_FROM" --to "$P_TO" >"$RUN/partitions.$1.out" 2>&1 \
-    || die "partitions: $(tail -5 "$RUN/partitions.$1.out")"
+    || hf_die "partitions: $(tail -5 "$RUN/partitions.$1.out")"
   NEWDB=$db
 }
 
@@ -177,15 +177,15 @@ new_db() {
 simulate_into() {
   local name=$1; shift
   export HEMOFLOW_TOPIC_PREFIX="bench-$RUN_ID-$name."
-  "$HF" topics --partitions 6 >"$RUN/topics.$name.out" 2>&1 || die "topics: $(tail -5 "$RUN/topics.$name.out")"
-  log "simulating $COUNT events into topics ${HEMOFLOW_TOPIC_PREFIX}* ($*)"
+  "$HF" topics --partitions 6 >"$RUN/topics.$name.out" 2>&1 || hf_die "topics: $(tail -5 "$RUN/topics.$name.out")"
+  hf_log "simulating $COUNT events into topics ${HEMOFLOW_TOPIC_PREFIX}* ($*)"
   local t0=$SECONDS
   HEMOFLOW_PUBLISH_SPOOL_DIR="$RUN/spool.$name" "$HF" simulate --count "$COUNT" --days "$DAYS" \
       --end-date "$END_DATE" --seed "$SEED" --report "$RUN/report.$name.json" "$@" \
       >"$RUN/simulate.$name.out" 2>"$RUN/simulate.$name.err" \
-    || die "simulate: $(tail -5 "$RUN/simulate.$name.err")"
+    || hf_die "simulate: $(tail -5 "$RUN/simulate.$name.err")"
   rm -rf "$RUN/spool.$name"
-  log "  produced in $((SECONDS - t0)) s"
+  hf_log "  produced in $((SECONDS - t0)) s"
 }
 simulate_into plain
 ((SKIP_DUPS)) || simulate_into dups --dup-rate 0.05
@@ -203,7 +203,7 @@ quiesce() {
   for i in $(seq 1 120); do
     n=$(sql "$1" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
     [[ $n == 0 ]] && break
-    ((i == 1)) && log "  waiting for autovacuum to finish"
+    ((i == 1)) && hf_log "  waiting for autovacuum to finish"
     sleep 1
   done
   sql "$1" "CHECKPOINT"
@@ -244,7 +244,7 @@ consume_run() {
   CHILD=
   t1=$(date +%s.%N)
   echo "wall $t0 $t1" >>"$RUN/consume.$label.time"
-  ((rc == 0)) || die "consume ($label) exited $rc: $(tail -5 "$RUN/consume.$label.err")"
+  ((rc == 0)) || hf_die "consume ($label) exited $rc: $(tail -5 "$RUN/consume.$label.err")"
 }
 
 # consume_stats NAME: "seconds messages startup_s wall_s cpu_s rss_kib batches
@@ -290,62 +290,62 @@ total_rows() {
 
 # ---- 2. the consumer, no resends ------------------------------------------------
 new_db load; DB_LOAD=$NEWDB
-log "consumer run (no resends) into $DB_LOAD"
+hf_log "consumer run (no resends) into $DB_LOAD"
 consume_run plain plain "$DB_LOAD"
 read -r C_S C_MSG C_START C_WALL C_CPU C_RSS C_BATCHES C_CREATED _ _ < <(consume_stats plain) \
-  || die "cannot read the consumer's log"
+  || hf_die "cannot read the consumer's log"
 WANT=$(json "$RUN/report.plain.json" "sum(r['expected_warehouse_rows'].values())")
 GOT=$(total_rows "$DB_LOAD")
-[[ $GOT == "$WANT" ]] || die "warehouse holds $GOT rows after the consumer run, simulate reported $WANT"
-log "  $C_MSG messages, $GOT rows in $C_S s"
+[[ $GOT == "$WANT" ]] || hf_die "warehouse holds $GOT rows after the consumer run, simulate reported $WANT"
+hf_log "  $C_MSG messages, $GOT rows in $C_S s"
 
 # ---- 3. baseline: plain binary COPY of the same rows ------------------------------
 TABLES=$(sql "$DB_LOAD" "SELECT table_name FROM hemoflow.hf_fact_tables ORDER BY table_name")
-log "exporting the rows to binary COPY files"
+hf_log "exporting the rows to binary COPY files"
 : >"$RUN/copy.sql"
 echo 'BEGIN;' >>"$RUN/copy.sql"
 for t in $TABLES; do
   cols=$(sql "$DB_LOAD" "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'hemoflow' AND table_name = '$t' AND column_name <> 'loaded_at'")
   psql "$(dsn "$DB_LOAD")" -XqAt -v ON_ERROR_STOP=1 \
     -c "\\copy (SELECT $cols FROM hemoflow.$t ORDER BY province_code, event_date) TO '$RUN/$t.bin' WITH (FORMAT binary)" \
-    || die "export of $t failed"
+    || hf_die "export of $t failed"
   echo "\\copy hemoflow.$t ($cols) FROM '$RUN/$t.bin' WITH (FORMAT binary)" >>"$RUN/copy.sql"
 done
 echo 'COMMIT;' >>"$RUN/copy.sql"
 new_db copy; DB_COPY=$NEWDB
 quiesce "$DB_COPY"
-log "plain binary COPY into $DB_COPY"
+hf_log "plain binary COPY into $DB_COPY"
 t0=$(date +%s.%N)
 psql "$(dsn "$DB_COPY")" -XqAt -v ON_ERROR_STOP=1 -f "$RUN/copy.sql" >"$RUN/copy.out" 2>&1 \
-  || die "COPY failed: $(tail -5 "$RUN/copy.out")"
+  || hf_die "COPY failed: $(tail -5 "$RUN/copy.out")"
 t1=$(date +%s.%N)
 B_S=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
 B_ROWS=$(total_rows "$DB_COPY")
-[[ $B_ROWS == "$GOT" ]] || die "COPY loaded $B_ROWS rows, expected $GOT"
+[[ $B_ROWS == "$GOT" ]] || hf_die "COPY loaded $B_ROWS rows, expected $GOT"
 BIN_BYTES=$(cat "$RUN"/*.bin | wc -c)
-log "  $B_ROWS rows in $B_S s"
+hf_log "  $B_ROWS rows in $B_S s"
 
 # ---- 4. the consumer with 5 % resends ----------------------------------------------
 if ! ((SKIP_DUPS)); then
   new_db dups; DB_DUPS=$NEWDB
-  log "consumer run (5 % resends) into $DB_DUPS"
+  hf_log "consumer run (5 % resends) into $DB_DUPS"
   consume_run dups dups "$DB_DUPS"
   read -r D_S D_MSG _ _ D_CPU D_RSS _ _ D_DUPS _ < <(consume_stats dups) \
-    || die "cannot read the consumer's log"
+    || hf_die "cannot read the consumer's log"
   WANT=$(json "$RUN/report.dups.json" "sum(r['expected_warehouse_rows'].values())")
   GOTD=$(total_rows "$DB_DUPS")
-  [[ $GOTD == "$WANT" ]] || die "warehouse holds $GOTD rows after the resend run, simulate reported $WANT"
+  [[ $GOTD == "$WANT" ]] || hf_die "warehouse holds $GOTD rows after the resend run, simulate reported $WANT"
   RESENDS=$(json "$RUN/report.dups.json" "r['totals']['resends']")
-  [[ $D_DUPS == "$RESENDS" ]] || log "WARNING: consumer dropped $D_DUPS duplicates, simulate resent $RESENDS"
-  log "  $D_MSG messages ($RESENDS resends), $GOTD rows in $D_S s"
+  [[ $D_DUPS == "$RESENDS" ]] || hf_log "WARNING: consumer dropped $D_DUPS duplicates, simulate resent $RESENDS"
+  hf_log "  $D_MSG messages ($RESENDS resends), $GOTD rows in $D_S s"
 fi
 
 # ---- 5. optional profile (not measured) ------------------------------------------------
 if ((PERF)); then
   new_db perf; DB_PERF=$NEWDB
-  log "perf record -a -g of a consumer run into $DB_PERF -> $WORK/perf.data"
+  hf_log "perf record -a -g of a consumer run into $DB_PERF -> $WORK/perf.data"
   consume_run plain perf "$DB_PERF" perf record -a -g -o "$WORK/perf.data" --
-  log "  perf report -i $WORK/perf.data --sort comm,dso --no-children | head -40"
+  hf_log "  perf report -i $WORK/perf.data --sort comm,dso --no-children | head -40"
 fi
 
 # ---- report ----------------------------------------------------------------------------

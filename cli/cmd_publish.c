@@ -247,12 +247,12 @@ static void hf__csv_file(hf__pub_t *p, FILE *in)
 
 static void hf__jsonl_file(hf__pub_t *p, FILE *in)
 {
-    hf_lines_t *lr = hf_lines_new(in, p->max_record);
+    hf_jsonl_lines_t *lr = hf_jsonl_lines_new(in, p->max_record);
     const char *line;
     size_t len;
     unsigned long no = 0;
     while (!hf_cli_stop) {
-        hf_err_t e = hf_lines_next(lr, &line, &len, &no);
+        hf_err_t e = hf_jsonl_lines_next(lr, &line, &len, &no);
         if (e == HF_ERR_NOT_FOUND)
             break;
         if (e == HF_ERR_IO) {
@@ -285,7 +285,7 @@ static void hf__jsonl_file(hf__pub_t *p, FILE *in)
             break;
         }
     }
-    hf_lines_destroy(lr);
+    hf_jsonl_lines_destroy(lr);
 }
 
 static bool hf__ends(const char *s, const char *suf)

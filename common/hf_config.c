@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ini.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
+#include "hf_datadir.h"
 #include "hf_log.h"
 #include "hf_mem.h"
 
@@ -35,8 +37,12 @@ typedef struct hf__key_s {
     const char *doc;
 } hf__key_t;
 
-#define HF_SCHEMA_DIR_DEFAULT HF_SOURCE_DIR "/schemas/avro"
-#define HF_SQL_DIR_DEFAULT HF_SOURCE_DIR "/schemas/sql"
+/* A default beginning with HF__DATA is relative to the data folder that
+ * hf_datadir_find() picks when the config is created (installed
+ * share/hemoflow, or the source checkout for a build-tree binary). */
+#define HF__DATA "<data dir>/"
+#define HF_SCHEMA_DIR_DEFAULT HF__DATA "schemas/avro"
+#define HF_SQL_DIR_DEFAULT HF__DATA "schemas/sql"
 
 static const hf__key_t hf__keys[] = {
     /* general */
@@ -302,12 +308,26 @@ static hf_err_t hf__check_pg(const char *kw, const char *origin, char *errstr, s
 
 /* ==== public ==== */
 
+/* k's default with HF__DATA resolved; caller frees with hf_free(). */
+static char *hf__default(const hf__key_t *k)
+{
+    if (strncmp(k->def, HF__DATA, sizeof(HF__DATA) - 1) != 0)
+        return hf_strdup(k->def);
+    char *data = hf_datadir_find();
+    char *v = hf_asprintf("%s/%s", data, k->def + sizeof(HF__DATA) - 1);
+    hf_free(data);
+    return v;
+}
+
 hf_config_t *hf_config_new(void)
 {
     hf_config_t *cfg = hf_calloc(1, sizeof(*cfg));
     char err[256];
     for (size_t i = 0; i < HF__NKEYS; i++) {
-        if (hf__set_table(cfg, i, hf__keys[i].def, "default", err, sizeof(err)) != HF_OK) {
+        char *def = hf__default(&hf__keys[i]);
+        hf_err_t e = hf__set_table(cfg, i, def, "default", err, sizeof(err));
+        hf_free(def);
+        if (e != HF_OK) {
             hf_log_error("config.default", "msg=\"%s\"", err);
             abort(); /* a bad default in the table is a bug */
         }
@@ -355,6 +375,74 @@ hf_err_t hf_config_set(hf_config_t *cfg, const char *key, const char *value, con
                       "%s: unknown key '%s' (see `hemoflow --help-config`)", origin, key);
 }
 
+/* ==== the file loader (syntax by libinih) ==== */
+
+/* State of one hf_config_load_file() call, shared by the reader and the
+ * handler that libinih calls back. libinih reads through hf__ini_read, one
+ * physical line per call, and calls hf__ini_key for that line's key before
+ * it reads the next one, so `lineno` is the line of the key being handled. */
+typedef struct hf__ini_s {
+    hf_config_t *cfg;
+    FILE *f;
+    const char *path;
+    unsigned lineno;   /* lines handed to libinih so far */
+    char line[256];    /* the current line as read (for syntax errors) */
+    hf_err_t err;      /* first error; parsing stops there */
+    char *errstr;
+    size_t errstr_size;
+} hf__ini_t;
+
+static void hf__ini_origin(const hf__ini_t *x, char *buf, size_t size)
+{
+    snprintf(buf, size, "config %s:%u", x->path, x->lineno);
+}
+
+/* fgets-style reader for ini_parse_stream(). libinih (Debian's build) parses
+ * in a fixed buffer of `num` bytes and would cut a longer line in two,
+ * parsing the rest as a line of its own; refuse such a line instead. */
+static char *hf__ini_read(char *buf, int num, void *opaque)
+{
+    hf__ini_t *x = opaque;
+    if (x->err || !fgets(buf, num, x->f))
+        return NULL;
+    x->lineno++;
+    snprintf(x->line, sizeof(x->line), "%s", buf);
+    size_t len = strlen(buf);
+    if (len == (size_t)num - 1 && buf[len - 1] != '\n' && !feof(x->f)) {
+        char origin[512];
+        hf__ini_origin(x, origin, sizeof(origin));
+        x->err = hf_err_set(HF_ERR_CONFIG, x->errstr, x->errstr_size,
+                            "%s: line too long (at most %d characters; give longer values "
+                            "through the environment or --set)",
+                            origin, num - 2);
+        return NULL;
+    }
+    return buf;
+}
+
+/* libinih's handler: one `key = value` (already trimmed). A [section]
+ * heading prefixes its keys: `[kafka]` then `acks = all` is kafka.acks.
+ * Returns 0 to stop parsing. */
+static int hf__ini_key(void *opaque, const char *section, const char *name, const char *value)
+{
+    hf__ini_t *x = opaque;
+    char origin[512], key[512], val[256];
+    hf__ini_origin(x, origin, sizeof(origin));
+    if (!*name) {
+        x->err = hf_err_set(HF_ERR_CONFIG, x->errstr, x->errstr_size, "%s: empty key", origin);
+        return 0;
+    }
+    snprintf(key, sizeof(key), "%s%s%s", section, *section ? "." : "", name);
+    /* optional "double quotes" around the value; inih keeps them */
+    size_t vl = strlen(value);
+    if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"')
+        snprintf(val, sizeof(val), "%.*s", (int)(vl - 2), value + 1);
+    else
+        snprintf(val, sizeof(val), "%s", value);
+    x->err = hf_config_set(x->cfg, key, val, origin, x->errstr, x->errstr_size);
+    return x->err == HF_OK;
+}
+
 static char *hf__trim(char *s)
 {
     while (isspace((unsigned char)*s))
@@ -367,49 +455,30 @@ static char *hf__trim(char *s)
 
 hf_err_t hf_config_load_file(hf_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    hf__ini_t x = {.cfg = cfg, .path = path, .errstr = errstr, .errstr_size = errstr_size};
+    if (!(x.f = fopen(path, "r")))
         return hf_err_set(errno == ENOENT ? HF_ERR_NOT_FOUND : HF_ERR_IO, errstr, errstr_size,
                           "config %s: %s", path, strerror(errno));
-    char line[4096];
-    char origin[512];
-    unsigned lineno = 0;
-    hf_err_t err = HF_OK;
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        snprintf(origin, sizeof(origin), "config %s:%u", path, lineno);
-        size_t len = strlen(line);
-        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-            err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "%s: line too long", origin);
-            break;
-        }
-        char *s = hf__trim(line);
-        if (!*s || *s == '#' || *s == ';')
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
-                             "%s: expected 'key = value', got '%.64s'", origin, s);
-            break;
-        }
-        *eq = '\0';
-        char *key = hf__trim(s);
-        char *val = hf__trim(eq + 1);
-        size_t vl = strlen(val);
-        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-            val[vl - 1] = '\0';
-            val++;
-        }
-        if (!*key) {
-            err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "%s: empty key", origin);
-            break;
-        }
-        if ((err = hf_config_set(cfg, key, val, origin, errstr, errstr_size)))
-            break;
-    }
-    if (!err && ferror(f))
+    /* Debian's libinih turns its compile-time options into process-wide
+     * variables. hemoflow is their only user; these keep the file syntax
+     * hemoflow always had (docs/configuration.md): an indented line is a
+     * line of its own, not the continuation of the previous value; `;` or
+     * `#` after a value is part of the value; the first error stops. */
+    ini_allow_multiline = false;
+    ini_allow_inline_comments = false;
+    ini_stop_on_first_error = true;
+    int bad_line = ini_parse_stream(hf__ini_read, &x, hf__ini_key, &x);
+    hf_err_t err = x.err;
+    if (!err && ferror(x.f))
         err = hf_err_set(HF_ERR_IO, errstr, errstr_size, "config %s: read error", path);
-    fclose(f);
+    else if (!err && bad_line < 0)
+        err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "config %s: cannot parse (inih %d)",
+                         path, bad_line);
+    else if (!err && bad_line > 0) /* a line that is no key, comment or [section] */
+        err = hf_err_set(HF_ERR_CONFIG, errstr, errstr_size,
+                         "config %s:%d: expected 'key = value', got '%.64s'", path, bad_line,
+                         hf__trim(x.line));
+    fclose(x.f);
     return err;
 }
 
@@ -537,8 +606,10 @@ void hf_config_print_help(FILE *out)
         const hf__key_t *k = &hf__keys[i];
         /* k->reloadable is recorded for the SIGHUP reload to come; not
          * printed while no command reloads anything. */
+        char *def = hf__default(k);
         fprintf(out, "  %-36s %-6s default=%s\n", k->name,
-                k->type == HF_T_ENUM ? k->choices : tn[k->type], *k->def ? k->def : "\"\"");
+                k->type == HF_T_ENUM ? k->choices : tn[k->type], *def ? def : "\"\"");
+        hf_free(def);
         fprintf(out, "      %s\n", k->doc);
     }
     fprintf(out, "  %-36s passed to librdkafka (e.g. kafka.security.protocol)\n", "kafka.<property>");

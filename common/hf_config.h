@@ -6,7 +6,8 @@
  *   pg.<keyword>      added to the libpq connection string.
  *
  * Sources, later wins: table defaults < config file < environment < --set.
- * File syntax: `key = value` per line, `#` comments, optional "double quotes".
+ * File syntax (read by libinih): `key = value` per line, `#`/`;` comments,
+ * optional "double quotes", `[section]` prefixes keys; docs/configuration.md.
  * Environment: HEMOFLOW_<KEY> with dots as underscores, upper case
  * (HEMOFLOW_CONSUME_BATCH_MAX_ROWS); HEMOFLOW_KAFKA_<X> sets kafka.<x> with
  * underscores turned into dots; HEMOFLOW_PG_<X> sets pg.<x> (libpq keywords

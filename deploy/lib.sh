@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for the hemoflow deploy scripts. Source it; do not run it.
 #   HF_REPO      repo root (computed from this file's location)
-#   hf_log MSG   "[deploy] MSG" on stderr
+#   hf_log MSG   "[deploy] MSG" on stderr ("[$HF_LOG_TAG] MSG" when the caller sets it)
 #   hf_die MSG   hf_log + exit 1
 #   hf_free_port                 print a free TCP port on 127.0.0.1
 #   hf_port_open HOST PORT       exit 0 if something accepts connections
@@ -12,7 +12,7 @@
 HF_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HF_REPO
 
-hf_log() { printf '[deploy] %s\n' "$*" >&2; }
+hf_log() { printf '[%s] %s\n' "${HF_LOG_TAG:-deploy}" "$*" >&2; }
 
 hf_die() { hf_log "ERROR: $*"; exit 1; }
 

@@ -9,22 +9,22 @@
 
 #include "hf_mem.h"
 
-struct hf_lines_s {
+struct hf_jsonl_lines_s {
     FILE *f;
     size_t max;
     unsigned long line;
     hf_buf_t buf;
 };
 
-hf_lines_t *hf_lines_new(FILE *f, size_t max_line_bytes)
+hf_jsonl_lines_t *hf_jsonl_lines_new(FILE *f, size_t max_line_bytes)
 {
-    hf_lines_t *l = hf_calloc(1, sizeof(*l));
+    hf_jsonl_lines_t *l = hf_calloc(1, sizeof(*l));
     l->f = f;
     l->max = max_line_bytes;
     return l;
 }
 
-void hf_lines_destroy(hf_lines_t *l)
+void hf_jsonl_lines_destroy(hf_jsonl_lines_t *l)
 {
     if (!l)
         return;
@@ -32,7 +32,8 @@ void hf_lines_destroy(hf_lines_t *l)
     hf_free(l);
 }
 
-hf_err_t hf_lines_next(hf_lines_t *l, const char **line, size_t *len, unsigned long *lineno)
+hf_err_t hf_jsonl_lines_next(hf_jsonl_lines_t *l, const char **line, size_t *len,
+                             unsigned long *lineno)
 {
     hf_buf_reset(&l->buf);
     bool over = false, any = false;

@@ -17,15 +17,16 @@
 
 /* ==== line reader ==== */
 
-typedef struct hf_lines_s hf_lines_t;
+typedef struct hf_jsonl_lines_s hf_jsonl_lines_t;
 
-hf_lines_t *hf_lines_new(FILE *f, size_t max_line_bytes); /* f borrowed */
-void hf_lines_destroy(hf_lines_t *l);                     /* NULL is a no-op */
+hf_jsonl_lines_t *hf_jsonl_lines_new(FILE *f, size_t max_line_bytes); /* f borrowed */
+void hf_jsonl_lines_destroy(hf_jsonl_lines_t *l);                     /* NULL is a no-op */
 
 /* Next line without its "\n" / "\r\n". HF_OK, HF_ERR_NOT_FOUND at the end,
  * HF_ERR_OVERSIZE when the line is longer than the limit (it was skipped),
  * HF_ERR_IO. *line is borrowed until the next call; *lineno is 1-based. */
-hf_err_t hf_lines_next(hf_lines_t *l, const char **line, size_t *len, unsigned long *lineno)
+hf_err_t hf_jsonl_lines_next(hf_jsonl_lines_t *l, const char **line, size_t *len,
+                             unsigned long *lineno)
     __attribute__((warn_unused_result));
 
 /* ==== rendering ==== */

@@ -3,6 +3,9 @@
 # the services deploy/test.sh starts are missing.
 set -euo pipefail
 HF_BIN=${HF_BIN:?HF_BIN must point at the hemoflow binary (set by CTest)}
+# the checkout these tests belong to; CTest also passes it as HF_SOURCE_DIR
+T_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HF_SOURCE_DIR=${HF_SOURCE_DIR:-$T_REPO}
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hf-it.XXXXXX")
 T_PIDS=()
 T_CLEAN_DB=
@@ -25,6 +28,14 @@ t_need() { # t_need VAR...: required environment from deploy/test.sh
   done
 }
 t_eq() { [[ "$1" == "$2" ]] || t_fail "$3: expected '$2', got '$1'"; }
+t_need_kcat() { command -v kcat >/dev/null || t_fail "kcat not installed (deploy/install-deps.sh installs it)"; }
+# t_hmac_key FILE: a fresh pseudonymization key, mode 0600 as publish requires
+t_hmac_key() { head -c 48 /dev/urandom | base64 >"$1"; chmod 600 "$1"; }
+# t_create_topic WORK TOPIC PARTITIONS: a topic on the deploy/kafka.sh broker of WORK
+t_create_topic() {
+  "$HF_SOURCE_DIR/deploy/kafka.sh" create-topic "$1" "$2" "$3" >/dev/null 2>&1 \
+    || t_fail "could not create topic $2"
+}
 # t_wait_for CMD... : retry a command for up to 30 s
 t_wait_for() {
   local i
@@ -55,8 +66,7 @@ t_setup_pipeline() {
   export HEMOFLOW_CONSUME_GROUP_ID="it-${name}-$$"
   export HEMOFLOW_PUBLISH_SPOOL_DIR="$T_TMP/spool"
   export HEMOFLOW_PUBLISH_KEY_FILE="$T_TMP/hmac.key"
-  head -c 48 /dev/urandom | base64 >"$T_TMP/hmac.key"
-  chmod 600 "$T_TMP/hmac.key"
+  t_hmac_key "$T_TMP/hmac.key"
   "$HF_BIN" topics --partitions "$parts" >"$T_TMP/topics.out" 2>&1 \
     || t_fail "topics: $(cat "$T_TMP/topics.out")"
   "$HF_BIN" migrate >"$T_TMP/migrate.out" 2>&1 || t_fail "migrate: $(cat "$T_TMP/migrate.out")"

@@ -13,7 +13,7 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+REPO=$T_REPO
 BASE=${1:?usage: quickstart_check.sh WORKDIR}
 EVENTS=${HF_QUICKSTART_CHECK_EVENTS:-8000}
 

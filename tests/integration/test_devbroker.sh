@@ -2,7 +2,7 @@
 # Integration: `hemoflow devbroker` serves a separate producer (kcat -P) and a
 # consumer-group consumer (kcat -G), on a fixed port and on its own port.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-command -v kcat >/dev/null || t_fail "kcat not installed (deploy/install-deps.sh installs it)"
+t_need_kcat
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$HF_BIN" devbroker --port "$port" --partitions 4 >"$T_TMP/out" 2>"$T_TMP/err" &

@@ -6,14 +6,13 @@
 # and that every rejected row was reported as FILE:LINE: rejected reason=...
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t_need HF_KAFKA_BOOTSTRAP HF_TEST_WORK HF_SOURCE_DIR HF_FIXTURES
-command -v kcat >/dev/null || t_fail "kcat not installed"
+t_need_kcat
 
 prefix="it-publish-$$-$RANDOM."
 for t in donation_collected component_produced; do
-  "$HF_SOURCE_DIR/deploy/kafka.sh" create-topic "$HF_TEST_WORK" "${prefix}$t" 3 >/dev/null 2>&1 \
-    || t_fail "could not create topic ${prefix}$t"
+  t_create_topic "$HF_TEST_WORK" "${prefix}$t" 3
 done
-head -c 48 /dev/urandom | base64 >"$T_TMP/key"; chmod 600 "$T_TMP/key"
+t_hmac_key "$T_TMP/key"
 ev="$HF_FIXTURES/events"
 bad="$HF_FIXTURES/publish/DonationCollected.bad.csv"
 pub() { "$HF_BIN" --set "kafka.bootstrap.servers=$HF_KAFKA_BOOTSTRAP" --set "topic.prefix=$prefix" \

@@ -6,11 +6,10 @@
 # logged L was accepted durably and must be in Kafka afterwards.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t_need HF_KAFKA_BOOTSTRAP HF_TEST_WORK HF_SOURCE_DIR
-command -v kcat >/dev/null || t_fail "kcat not installed"
+t_need_kcat
 prefix="it-kill-$$-$RANDOM."
-"$HF_SOURCE_DIR/deploy/kafka.sh" create-topic "$HF_TEST_WORK" "${prefix}unit_discarded" 3 >/dev/null 2>&1 \
-  || t_fail "create-topic"
-head -c 48 /dev/urandom | base64 >"$T_TMP/key"; chmod 600 "$T_TMP/key"
+t_create_topic "$HF_TEST_WORK" "${prefix}unit_discarded" 3
+t_hmac_key "$T_TMP/key"
 N=200000
 python3 - "$T_TMP/in.csv" "$N" <<'PY'
 import sys, uuid

@@ -5,15 +5,15 @@
 # folder) so that stopping it does not disturb other tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t_need HF_SOURCE_DIR
-command -v kcat >/dev/null || t_fail "kcat not installed"
+t_need_kcat
 K="$HF_SOURCE_DIR/deploy/kafka.sh"
 W="$T_TMP/kafka-work"
 stop_broker() { "$K" stop "$W" >/dev/null 2>&1 || true; }
 trap 'stop_broker; t_cleanup' EXIT
 "$K" start "$W" >"$T_TMP/kenv" 2>"$T_TMP/kstart" || t_fail "own broker did not start: $(tail -5 "$T_TMP/kstart")"
 BOOT=$(sed -n 's/^HF_KAFKA_BOOTSTRAP=//p' "$W/kafka.env")
-"$K" create-topic "$W" hemoflow.unit_moved 3 >/dev/null 2>&1 || t_fail "create-topic"
-head -c 48 /dev/urandom | base64 >"$T_TMP/key"; chmod 600 "$T_TMP/key"
+t_create_topic "$W" hemoflow.unit_moved 3
+t_hmac_key "$T_TMP/key"
 
 N=60000
 HALF=$((N / 2))

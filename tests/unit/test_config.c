@@ -173,3 +173,32 @@ Test(config, set_wins_and_sizes_parse)
     cr_assert_eq(hf_config_int(cfg, "consume.memory_max_bytes"), 32 * 1024 * 1024);
     hf_config_destroy(cfg);
 }
+
+/* The syntax libinih reads, as docs/configuration.md describes it. */
+Test(config, file_syntax_sections_comments_indent)
+{
+    hf_config_t *cfg = hf_config_new();
+    char err[512] = "";
+    cr_assert_eq(hf_config_load_file(cfg, fixture("syntax.conf"), err, sizeof(err)), HF_OK, "%s",
+                 err);
+    /* no inline comments: `;` and `#` after a value belong to it */
+    cr_assert_str_eq(hf_config_str(cfg, "topic.prefix"), "a ; b # c");
+    /* an indented line is a key of its own, not a continuation */
+    cr_assert_str_eq(hf_config_str(cfg, "log.level"), "warn");
+    /* [section] prefixes its keys; `:` separates like `=` */
+    cr_assert_eq(hf_config_int(cfg, "consume.batch_max_rows"), 1234);
+    char kv[512] = "";
+    cr_assert_eq(hf_config_each_kafka(cfg, collect_kafka, kv), HF_OK);
+    cr_assert(strstr(kv, ";client.id=x;"), "%s", kv); /* quotes stripped */
+    hf_config_destroy(cfg);
+}
+
+Test(config, section_key_named_with_section_and_line)
+{
+    expect_file_error("bad_section.conf", "bad_section.conf:3", "consume.batch_max_rowz");
+}
+
+Test(config, long_line_refused_with_line)
+{
+    expect_file_error("too_long.conf", "too_long.conf:2", "line too long");
+}

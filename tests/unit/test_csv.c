@@ -209,20 +209,20 @@ Test(jsonl, bounded_lines)
         hf_buf_append(&b, "x", 1);
     hf_buf_append(&b, "\n{\"a\":1}", 8);
     FILE *f = mem((const char *)b.data, b.len);
-    hf_lines_t *l = hf_lines_new(f, 1024);
+    hf_jsonl_lines_t *l = hf_jsonl_lines_new(f, 1024);
     const char *line;
     size_t len;
     unsigned long no;
-    cr_assert_eq(hf_lines_next(l, &line, &len, &no), HF_OK);
+    cr_assert_eq(hf_jsonl_lines_next(l, &line, &len, &no), HF_OK);
     cr_assert_eq(len, 2);
     cr_assert_eq(no, 1);
-    cr_assert_eq(hf_lines_next(l, &line, &len, &no), HF_ERR_OVERSIZE);
+    cr_assert_eq(hf_jsonl_lines_next(l, &line, &len, &no), HF_ERR_OVERSIZE);
     cr_assert_eq(no, 2);
-    cr_assert_eq(hf_lines_next(l, &line, &len, &no), HF_OK);
+    cr_assert_eq(hf_jsonl_lines_next(l, &line, &len, &no), HF_OK);
     cr_assert_eq(no, 3);
     cr_assert_str_eq(line, "{\"a\":1}");
-    cr_assert_eq(hf_lines_next(l, &line, &len, &no), HF_ERR_NOT_FOUND);
-    hf_lines_destroy(l);
+    cr_assert_eq(hf_jsonl_lines_next(l, &line, &len, &no), HF_ERR_NOT_FOUND);
+    hf_jsonl_lines_destroy(l);
     fclose(f);
     hf_buf_free(&b);
 }

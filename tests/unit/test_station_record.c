@@ -224,11 +224,11 @@ static size_t submit_file(hf_station_t *st, const char *type, const char *path, 
         hf_free(hdr);
         hf_csv_destroy(c);
     } else {
-        hf_lines_t *l = hf_lines_new(f, 1 << 20);
+        hf_jsonl_lines_t *l = hf_jsonl_lines_new(f, 1 << 20);
         const char *line;
         size_t len;
         unsigned long no;
-        while (hf_lines_next(l, &line, &len, &no) == HF_OK) {
+        while (hf_jsonl_lines_next(l, &line, &len, &no) == HF_OK) {
             hf_jsonl_row_t row;
             cr_assert_eq(hf_jsonl_render(line, len, &row, &rej), HF_OK);
             cr_assert_eq(hf_station_submit(st, type, row.fields, row.n, NULL, &rej), HF_OK,
@@ -238,7 +238,7 @@ static size_t submit_file(hf_station_t *st, const char *type, const char *path, 
             n++;
             hf_jsonl_row_free(&row);
         }
-        hf_lines_destroy(l);
+        hf_jsonl_lines_destroy(l);
     }
     fclose(f);
     return n;

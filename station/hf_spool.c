@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
 #include <zstd.h>
 
 #include "hf_log.h"
@@ -46,22 +47,13 @@
 
 /* ==== small helpers ==== */
 
-static const uint32_t hf__crc_tab[16] = {
-    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
-    0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-    0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-};
-
+/* zlib's crc32_z() is the same CRC-32 (ISO-HDLC, reflected 0xEDB88320) as the
+ * nibble table this file used to carry, so segments and ack logs written by
+ * either read back with the other; tests/unit/test_spool.c checks the
+ * standard check value. */
 uint32_t hf_spool_crc32(uint32_t crc, const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= b[i];
-        crc = (crc >> 4) ^ hf__crc_tab[crc & 15];
-        crc = (crc >> 4) ^ hf__crc_tab[crc & 15];
-    }
-    return ~crc;
+    return (uint32_t)crc32_z(crc, p, n);
 }
 
 static void hf__put32(uint8_t *p, uint32_t v)
