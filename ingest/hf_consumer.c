@@ -1,6 +1,6 @@
 /*
  * hf_consumer — the consume loop: poll, decode, normalize, dedupe, batch,
- * commit to PostgreSQL, then advise Kafka.
+ * hand the batch to the loader (load/hf_wh_loader), then advise Kafka.
  *
  * State per owned partition (hf__part_t) tracks two offsets:
  *   committed  the next offset stored in hf_offsets (PostgreSQL's truth),
@@ -8,20 +8,20 @@
  * A batch covers [committed, pos) of each partition it touched; committing it
  * compare-and-sets committed -> pos in the same transaction as its rows.
  *
- * Two batches alternate so that building and committing overlap: while a
- * loader thread commits batch k (the in-flight batch, hf__flight_t), the main
- * thread polls Kafka and builds batch k+1. Batch k covers [committed,
- * flight_end) of its partitions, batch k+1 [flight_end, pos); k+1 is handed
- * to the loader only after k committed, so its compare-and-set value is
- * always the committed offset. When k fails with a conflict both are stale
- * and both are abandoned.
+ * Two batches alternate so that building and committing overlap: while the
+ * loader thread commits batch k (the in-flight batch), this thread polls
+ * Kafka and builds batch k+1. Batch k covers [committed, flight_end) of its
+ * partitions, batch k+1 [flight_end, pos); k+1 is handed to the loader only
+ * after k committed, so its compare-and-set value is always the committed
+ * offset. When k fails with a conflict both are stale and both are
+ * abandoned.
  *
  * Transient failures (PostgreSQL down, serialization failure): the loader
- * thread retries the same batch with capped exponential backoff and
- * reconnects; the main thread keeps polling Kafka (group membership stays
- * alive) and building the next batch; once that one is full it pauses every
- * owned partition until the loader catches up. Messages that arrive while
- * paused are dropped and their partition rewound afterwards.
+ * retries the same batch with capped exponential backoff and reconnects;
+ * this thread keeps polling Kafka (group membership stays alive) and
+ * building the next batch; once that one is full it pauses every owned
+ * partition until the loader catches up. Messages that arrive while paused
+ * are dropped and their partition rewound afterwards.
  * A rebalance that revokes partitions waits for the in-flight commit (one
  * more attempt at most), then tries one commit of the batch being built, and
  * otherwise abandons what is left: nothing is stored for partitions no longer
@@ -32,8 +32,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,7 @@
 #include "hf_mem.h"
 #include "hf_normalize.h"
 #include "hf_warehouse.h"
+#include "hf_wh_loader.h"
 
 /* ==== state ==== */
 
@@ -70,53 +71,21 @@ typedef struct hf__idset_s {
     bool has_zero;        /* the all-zero UUID was inserted */
 } hf__idset_t;
 
-/* The in-flight commit, shared by the main thread and the loader thread.
- * Who owns what follows `state` (read and written under mu only):
- *   IDLE     nothing in flight: the main thread owns wh and batch (the spare
- *            batch, empty).
- *   RUNNING  the loader thread owns wh and batch: it commits, retries with
- *            backoff and reconnects. The main thread must not touch either;
- *            it may only tighten once/deadline_ms and wait on cv.
- *   DONE     the loader is finished with them: wh and batch belong to the
- *            main thread again, which reaps the result (hf__flight_reap)
- *            and sets IDLE.
- * Only the main thread moves IDLE -> RUNNING (hf__flight_submit) and
- * DONE -> IDLE; only the loader moves RUNNING -> DONE. Everything outside
- * this struct (the batch being built, partitions, Kafka, stats) belongs to
- * the main thread alone. Building a batch while another commits is safe:
- * hf_wh_batch_add_event reads only the table layouts of the hf_wh_t, which
- * hf_wh_open fixes and neither a commit nor hf_wh_reconnect changes. */
-typedef enum hf__flstate_e { HF__FL_IDLE, HF__FL_RUNNING, HF__FL_DONE } hf__flstate_t;
-
-typedef struct hf__flight_s {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;         /* broadcast on every change below (CLOCK_MONOTONIC) */
-    pthread_t thread;
-    bool thread_started;
-    /* guarded by mu */
-    hf__flstate_t state;
-    bool once;                 /* give up after the next failed attempt (revoke, exit) */
-    bool quit;                 /* the loader thread ends (after its batch, if any) */
-    int64_t deadline_ms;       /* stop retrying at this monotonic ms (shutdown); 0 = none */
-    uint64_t retries;          /* transient failures retried since the last reap */
-    hf_err_t result;           /* DONE: the outcome */
-    char err[512];             /* DONE and failed: why */
-    hf_wh_stats_t st;          /* DONE and HF_OK */
-    int64_t t0_us, commit_us;  /* DONE and HF_OK: start and length of the transaction */
-    /* written by the main thread while IDLE, read by the loader while RUNNING */
-    hf_wh_batch_t *batch;      /* the in-flight batch, or the spare one when IDLE */
-    /* main thread only */
-    bool busy;                 /* submitted and not yet reaped (state != IDLE) */
-    size_t msgs;               /* messages of the in-flight batch */
-    int64_t started_ms;        /* its first message (monotonic ms) */
-} hf__flight_t;
-
+/* Who may use wh and the two batches when: while a batch is in the loader
+ * (hf_wh_loader_busy) the loader thread owns that batch and wh's connection;
+ * this thread keeps building `batch` from wh (hf_wh_batch_add_event reads
+ * only wh's table layouts, which hf_wh_open fixes and neither a commit nor
+ * hf_wh_reconnect changes) and `spare` is NULL. Otherwise everything is this
+ * thread's and `spare` is the empty second batch. */
 struct hf_consumer_s {
     hf_consumer_conf_t conf;
     rd_kafka_t *rk;
-    hf_wh_t *wh;               /* see hf__flight_t for who may use it when */
-    hf_wh_batch_t *batch;      /* the batch being built (main thread) */
-    hf__flight_t fl;           /* the batch being committed */
+    hf_wh_t *wh;               /* the loader's connection while a batch is in flight */
+    hf_wh_loader_t *loader;    /* commits the in-flight batch */
+    hf_wh_batch_t *batch;      /* the batch being built */
+    hf_wh_batch_t *spare;      /* the other batch when none is in flight, else NULL */
+    size_t flight_msgs;        /* messages of the in-flight batch */
+    int64_t flight_started_ms; /* its first message (monotonic ms) */
     hf_decoder_t *dec;
     hf_normalizer_t *norm;
     hf__part_t *parts;         /* owned partitions */
@@ -133,7 +102,9 @@ struct hf_consumer_s {
     hf__part_t *last_part;     /* cache for hf__part_find: consecutive messages
                                   mostly come from one partition */
     int64_t last_msg_ms;
+    bool broker_down_logged;   /* "waiting for the Kafka broker" said once per outage */
     bool fatal;                /* a permanent error ended the run */
+    hf_err_t fatal_err;        /* fatal: its class (never retriable) */
     char fatal_msg[640];
     hf_consumer_stats_t stats;
 };
@@ -143,6 +114,19 @@ struct hf_consumer_s {
 static bool hf__stopping(const hf_consumer_t *c)
 {
     return c->conf.stop && *c->conf.stop;
+}
+
+/* A permanent error ends the run (the last one is reported, as before). */
+static void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->fatal_msg, sizeof(c->fatal_msg), fmt, ap);
+    va_end(ap);
+    c->fatal_err = e && !hf_err_retriable(e) ? e : HF_ERR_INTERNAL;
+    c->fatal = true;
 }
 
 static void hf__idset_init(hf__idset_t *s, size_t rows)
@@ -293,7 +277,7 @@ static void hf__batch_reset(hf_consumer_t *c)
         c->parts[i].in_batch = false;
 }
 
-/* Forget both batches (the in-flight one must be settled: !c->fl.busy):
+/* Forget both batches (the in-flight one must be reaped: c->spare is back):
  * positions go back to what PostgreSQL holds. The batch being built always
  * continues the in-flight one, so it is never kept without it. */
 static void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *why)
@@ -309,7 +293,7 @@ static void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *
             p->in_flight = false;
         }
     }
-    hf_wh_batch_reset(c->fl.batch);
+    hf_wh_batch_reset(c->spare);
     hf__batch_reset(c);
 }
 
@@ -328,107 +312,31 @@ static void hf__kafka_commit_advisory(hf_consumer_t *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* ==== the loader thread ==== */
+/* ==== the in-flight batch ==== */
 
-static void hf__cond_wait_until(hf__flight_t *f, int64_t until_ms)
-{
-    struct timespec ts = {until_ms / 1000, (until_ms % 1000) * 1000000};
-    (void)pthread_cond_timedwait(&f->cv, &f->mu, &ts);
-}
-
-/* Loader thread, state RUNNING: commit f->batch, retrying transient failures
- * with backoff (reconnecting before each retry) until it succeeds, fails
- * otherwise, or the main thread asks it to stop retrying (once, quit, the
- * shutdown deadline). */
-static void hf__loader_commit(hf_consumer_t *c)
-{
-    hf__flight_t *f = &c->fl;
-    char err[512] = "";
-    hf_wh_stats_t st;
-    int64_t backoff = 100, t0 = 0, commit_us = 0;
-    hf_err_t e;
-    for (int attempt = 1;; attempt++) {
-        t0 = hf_time_mono_us();
-        e = hf_wh_batch_commit(f->batch, &st, err, sizeof(err));
-        commit_us = hf_time_mono_us() - t0;
-        if (e == HF_OK || !hf_err_retriable(e))
-            break;
-        pthread_mutex_lock(&f->mu);
-        bool once = f->once || f->quit;
-        bool late = f->deadline_ms && hf_time_mono_ms() >= f->deadline_ms;
-        if (!once)
-            f->retries++; /* a revoke's single try is not a retry */
-        pthread_mutex_unlock(&f->mu);
-        if (once || late)
-            break; /* the main thread abandons the batch */
-        hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" attempt=%d retry_in_ms=%"
-                    PRId64 " err=\"%s\"", attempt, backoff, err);
-        /* Back off; a revoke, the exit or the shutdown deadline cuts it short. */
-        pthread_mutex_lock(&f->mu);
-        int64_t until = hf_time_mono_ms() + backoff;
-        for (;;) {
-            int64_t end = f->deadline_ms && f->deadline_ms < until ? f->deadline_ms : until;
-            if (f->once || f->quit || hf_time_mono_ms() >= end)
-                break;
-            hf__cond_wait_until(f, end);
-        }
-        pthread_mutex_unlock(&f->mu);
-        backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
-        char rerr[512];
-        if (hf_wh_reconnect(c->wh, rerr, sizeof(rerr)) != HF_OK)
-            hf_log_debug("consume.reconnect", "err=\"%s\"", rerr);
-    }
-    pthread_mutex_lock(&f->mu);
-    f->result = e;
-    memcpy(f->err, err, sizeof(f->err));
-    if (e == HF_OK) {
-        f->st = st;
-        f->t0_us = t0;
-        f->commit_us = commit_us;
-    }
-    pthread_mutex_unlock(&f->mu);
-}
-
-static void *hf__loader_main(void *arg)
-{
-    hf_consumer_t *c = arg;
-    hf__flight_t *f = &c->fl;
-    pthread_mutex_lock(&f->mu);
-    for (;;) {
-        while (f->state != HF__FL_RUNNING && !f->quit)
-            pthread_cond_wait(&f->cv, &f->mu);
-        if (f->state != HF__FL_RUNNING)
-            break; /* quit */
-        pthread_mutex_unlock(&f->mu);
-        hf__loader_commit(c);
-        pthread_mutex_lock(&f->mu);
-        f->state = HF__FL_DONE;
-        pthread_cond_broadcast(&f->cv);
-    }
-    pthread_mutex_unlock(&f->mu);
-    return NULL;
-}
-
-/* ==== the in-flight batch (main thread) ==== */
-
-/* Hand the batch being built to the loader thread; the spare batch becomes
- * the one being built. Only when nothing is in flight, so every partition's
+/* Hand the batch being built to the loader; the spare batch becomes the one
+ * being built. Only when nothing is in flight, so every partition's
  * compare-and-set value is its committed offset. once: a single attempt
  * (revoke); deadline_ms: stop retrying then (shutdown), 0 = none. */
 static void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
 {
-    hf__flight_t *f = &c->fl;
     char err[512];
     for (size_t i = 0; i < c->nparts; i++) {
         hf__part_t *p = &c->parts[i];
         if (!p->in_batch)
             continue;
-        if (hf_wh_batch_set_offsets(c->batch, p->topic, p->partition, p->committed, p->pos, err,
-                                    sizeof(err)) != HF_OK) {
-            snprintf(c->fatal_msg, sizeof(c->fatal_msg), "batch commit failed: %s", err);
-            c->fatal = true;
+        hf_err_t e = hf_wh_batch_set_offsets(c->batch, p->topic, p->partition, p->committed,
+                                             p->pos, err, sizeof(err));
+        if (e != HF_OK) {
+            hf__fatal(c, e, "batch commit failed: %s", err);
             return;
         }
+    }
+    hf_err_t e = hf_wh_loader_submit(c->loader, c->batch, once, deadline_ms);
+    if (e != HF_OK) {
+        hf__fatal(c, HF_ERR_INTERNAL, "batch commit failed: loader refused the batch: %s",
+                  hf_err_name(e));
+        return;
     }
     for (size_t i = 0; i < c->nparts; i++) {
         hf__part_t *p = &c->parts[i];
@@ -437,59 +345,128 @@ static void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
             p->flight_end = p->pos;
         }
     }
-    hf_wh_batch_t *b = c->batch;
-    c->batch = f->batch; /* the spare: empty */
-    f->busy = true;
-    f->msgs = c->batch_msgs;
-    f->started_ms = c->batch_started_ms;
-    pthread_mutex_lock(&f->mu);
-    f->batch = b;
-    f->once = once;
-    f->deadline_ms = deadline_ms;
-    f->state = HF__FL_RUNNING;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
+    c->batch = c->spare; /* empty */
+    c->spare = NULL;
+    c->flight_msgs = c->batch_msgs;
+    c->flight_started_ms = c->batch_started_ms;
     hf__batch_reset(c);
 }
 
-/* The loader is finished with the in-flight batch (reap it). */
-static bool hf__flight_done(hf_consumer_t *c)
+/* The in-flight commit succeeded: the offsets move, stats, log, Kafka
+ * advisory commit. */
+static void hf__flight_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
 {
-    pthread_mutex_lock(&c->fl.mu);
-    bool done = c->fl.state == HF__FL_DONE;
-    pthread_mutex_unlock(&c->fl.mu);
-    return done;
+    const hf_wh_stats_t *st = &o->stats;
+    c->stats.loaded += st->inserted;
+    c->stats.duplicates += st->duplicates;
+    c->stats.quarantined += st->quarantined;
+    c->stats.batches++;
+    hf_log_info("consume.batch_committed",
+                "messages=%zu inserted=%zu duplicates=%zu quarantined=%zu "
+                "partitions_created=%zu build_ms=%" PRId64 " commit_ms=%" PRId64, msgs,
+                st->inserted, st->duplicates, st->quarantined, st->partitions_created,
+                o->started_us / 1000 - c->flight_started_ms, o->commit_us / 1000);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_flight) {
+            p->committed = p->flight_end;
+            p->in_flight = false;
+        }
+    }
+    hf__kafka_commit_advisory(c);
 }
 
-/* Ask the loader to stop retrying: after its next failed attempt (once) or
- * at deadline_ms (0: unchanged). */
-static void hf__flight_limit(hf_consumer_t *c, bool once, int64_t deadline_ms)
+/* Another instance moved the offsets: re-read the truth for every owned
+ * partition (the loader is idle, wh is ours) and start again from it. */
+static void hf__flight_conflict(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
 {
-    pthread_mutex_lock(&c->fl.mu);
+    char err[512];
+    c->stats.conflicts++;
+    hf_log_warn("consume.conflict", "msg=\"offsets moved under us: another instance "
+                "owns a partition; abandoning the batch\" detail=\"%s\"", o->errstr);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf_wh_tp_t tp = {.topic = c->parts[i].topic, .partition = c->parts[i].partition};
+        if (hf_wh_offsets_get(c->wh, &tp, 1, err, sizeof(err)) == HF_OK)
+            c->parts[i].committed = tp.next_offset;
+    }
+    hf__batch_abandon(c, msgs, "offset conflict");
+    hf__pause_all(c, false);
+    hf__rewind(c);
+}
+
+/* Account for a reaped outcome; the batch comes back as the spare.
+ * Failure: both batches are abandoned (the one being built continues the
+ * failed one); a conflict re-reads hf_offsets first; a permanent error is
+ * fatal. revoking: inside the revoke callback, where any failure just
+ * abandons. Returns HF_OK (committed, or a conflict handled), HF_ERR_TIMEOUT
+ * (the loader gave up retrying), or the failure. */
+static hf_err_t hf__flight_account(hf_consumer_t *c, const hf_wh_loader_outcome_t *o,
+                                   bool revoking)
+{
+    size_t msgs = c->flight_msgs;
+    c->flight_msgs = 0;
+    c->stats.retries += o->retries;
+    c->spare = o->batch;
+    hf_err_t e = o->result;
+    if (e == HF_OK) {
+        hf_wh_batch_reset(c->spare);
+        hf__flight_committed(c, o, msgs);
+        return HF_OK;
+    }
+    if (revoking) {
+        hf__batch_abandon(c, msgs, "partitions revoked");
+        return e;
+    }
+    if (e == HF_ERR_CONFLICT) {
+        hf__flight_conflict(c, o, msgs);
+        return HF_OK;
+    }
+    if (hf_err_retriable(e)) {
+        /* The loader gave up retrying: shutdown deadline, or exit. */
+        hf__batch_abandon(c, msgs, o->late ? "shutdown deadline passed while PostgreSQL was "
+                                             "unavailable"
+                                           : "PostgreSQL unavailable");
+        hf__pause_all(c, false);
+        hf__rewind(c);
+        return HF_ERR_TIMEOUT;
+    }
+    hf_wh_batch_reset(c->spare);
+    hf__fatal(c, e, "batch commit failed: %s", o->errstr);
+    return e;
+}
+
+/* Collect and account for the in-flight commit if it has finished, without
+ * blocking; false when nothing finished. *e: hf__flight_account's result. */
+static bool hf__flight_reap(hf_consumer_t *c, bool revoking, hf_err_t *e)
+{
+    hf_wh_loader_outcome_t o;
+    if (!hf_wh_loader_reap(c->loader, &o))
+        return false;
+    *e = hf__flight_account(c, &o, revoking);
+    return true;
+}
+
+/* Settle the in-flight batch, if any, blocking: one more attempt at most
+ * when once. */
+static void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking)
+{
+    if (!hf_wh_loader_busy(c->loader))
+        return;
     if (once)
-        c->fl.once = true;
-    if (deadline_ms && (!c->fl.deadline_ms || deadline_ms < c->fl.deadline_ms))
-        c->fl.deadline_ms = deadline_ms;
-    pthread_cond_broadcast(&c->fl.cv);
-    pthread_mutex_unlock(&c->fl.mu);
-}
-
-/* Block until the loader is finished (no polling: for the rebalance
- * callback). */
-static void hf__flight_wait(hf_consumer_t *c)
-{
-    pthread_mutex_lock(&c->fl.mu);
-    while (c->fl.state == HF__FL_RUNNING)
-        pthread_cond_wait(&c->fl.cv, &c->fl.mu);
-    pthread_mutex_unlock(&c->fl.mu);
+        hf_wh_loader_limit(c->loader, true, 0);
+    hf_err_t e;
+    if (hf_wh_loader_settle(c->loader, 0) == HF_OK) /* no deadline: always */
+        (void)hf__flight_reap(c, revoking, &e);
 }
 
 /* Serve the group (heartbeats, rebalances) without taking messages until
- * the in-flight batch is settled; messages that arrive are dropped and their
- * partition rewound later. A rebalance callback may settle it meanwhile. */
-static void hf__flight_wait_serving(hf_consumer_t *c)
+ * the in-flight batch is settled and reaped; messages that arrive are
+ * dropped and their partition rewound later. A rebalance callback may
+ * settle it meanwhile. */
+static void hf__flight_drain_serving(hf_consumer_t *c)
 {
-    while (c->fl.busy && !hf__flight_done(c)) {
+    hf_err_t e;
+    while (hf_wh_loader_busy(c->loader) && !hf__flight_reap(c, false, &e)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 10);
         if (m) {
             if (!m->err) {
@@ -502,114 +479,9 @@ static void hf__flight_wait_serving(hf_consumer_t *c)
     }
 }
 
-/* Account for the finished in-flight commit (state DONE) and set IDLE.
- * Success: the offsets move, stats, log, Kafka advisory commit. Failure:
- * both batches are abandoned (the one being built continues the failed
- * one); a conflict re-reads hf_offsets first; a permanent error is fatal.
- * revoking: inside the revoke callback, where any failure just abandons. */
-static hf_err_t hf__flight_reap(hf_consumer_t *c, bool revoking)
-{
-    hf__flight_t *f = &c->fl;
-    char err[512];
-    pthread_mutex_lock(&f->mu);
-    hf_err_t e = f->result;
-    memcpy(err, f->err, sizeof(err));
-    hf_wh_stats_t st = f->st;
-    int64_t t0 = f->t0_us, commit_us = f->commit_us;
-    bool late = f->deadline_ms && hf_time_mono_ms() >= f->deadline_ms;
-    c->stats.retries += f->retries;
-    f->retries = 0;
-    f->state = HF__FL_IDLE;
-    f->once = false;
-    f->deadline_ms = 0;
-    pthread_mutex_unlock(&f->mu);
-    f->busy = false;
-    size_t msgs = f->msgs;
-    f->msgs = 0;
-
-    if (e == HF_OK) {
-        c->stats.loaded += st.inserted;
-        c->stats.duplicates += st.duplicates;
-        c->stats.quarantined += st.quarantined;
-        c->stats.batches++;
-        hf_log_info("consume.batch_committed",
-                    "messages=%zu inserted=%zu duplicates=%zu quarantined=%zu "
-                    "partitions_created=%zu build_ms=%" PRId64 " commit_ms=%" PRId64, msgs,
-                    st.inserted, st.duplicates, st.quarantined, st.partitions_created,
-                    t0 / 1000 - f->started_ms, commit_us / 1000);
-        for (size_t i = 0; i < c->nparts; i++) {
-            hf__part_t *p = &c->parts[i];
-            if (p->in_flight) {
-                p->committed = p->flight_end;
-                p->in_flight = false;
-            }
-        }
-        hf_wh_batch_reset(f->batch);
-        hf__kafka_commit_advisory(c);
-        return HF_OK;
-    }
-    if (revoking) {
-        hf__batch_abandon(c, msgs, "partitions revoked");
-        return e;
-    }
-    if (e == HF_ERR_CONFLICT) {
-        c->stats.conflicts++;
-        hf_log_warn("consume.conflict", "msg=\"offsets moved under us: another instance "
-                    "owns a partition; abandoning the batch\" detail=\"%s\"", err);
-        /* Re-read the truth for every owned partition (the loader is idle). */
-        for (size_t i = 0; i < c->nparts; i++) {
-            hf_wh_tp_t tp = {.topic = c->parts[i].topic, .partition = c->parts[i].partition};
-            if (hf_wh_offsets_get(c->wh, &tp, 1, err, sizeof(err)) == HF_OK)
-                c->parts[i].committed = tp.next_offset;
-        }
-        hf__batch_abandon(c, msgs, "offset conflict");
-        hf__pause_all(c, false);
-        hf__rewind(c);
-        return HF_OK;
-    }
-    if (hf_err_retriable(e)) {
-        /* The loader gave up retrying: shutdown deadline, or exit. */
-        hf__batch_abandon(c, msgs, late ? "shutdown deadline passed while PostgreSQL was "
-                                          "unavailable"
-                                        : "PostgreSQL unavailable");
-        hf__pause_all(c, false);
-        hf__rewind(c);
-        return HF_ERR_TIMEOUT;
-    }
-    snprintf(c->fatal_msg, sizeof(c->fatal_msg), "batch commit failed: %s", err);
-    c->fatal = true;
-    return e;
-}
-
-/* Settle the in-flight batch, if any, blocking: one more attempt at most
- * when once. */
-static void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking)
-{
-    if (!c->fl.busy)
-        return;
-    if (once)
-        hf__flight_limit(c, true, 0);
-    hf__flight_wait(c);
-    (void)hf__flight_reap(c, revoking);
-}
-
-/* How long the main thread, its batch full, waits for a healthy loader
- * without polling Kafka (the sequential loop blocked in the commit as long). */
+/* How long this thread, its batch full, waits for a healthy loader without
+ * polling Kafka (the sequential loop blocked in the commit as long). */
 #define HF__HOLD_WAIT_MS 1000
-
-/* Block until the loader is finished, fails an attempt (it then retries:
- * PostgreSQL trouble) or HF__HOLD_WAIT_MS pass; true when finished. */
-static bool hf__flight_wait_brief(hf_consumer_t *c)
-{
-    hf__flight_t *f = &c->fl;
-    int64_t until = hf_time_mono_ms() + HF__HOLD_WAIT_MS;
-    pthread_mutex_lock(&f->mu);
-    while (f->state == HF__FL_RUNNING && f->retries == 0 && hf_time_mono_ms() < until)
-        hf__cond_wait_until(f, until);
-    bool done = f->state == HF__FL_DONE;
-    pthread_mutex_unlock(&f->mu);
-    return done;
-}
 
 /* The batch being built is full while the loader is still busy. A healthy
  * commit ends soon: wait for it without polling, because pausing drops the
@@ -619,9 +491,11 @@ static bool hf__flight_wait_brief(hf_consumer_t *c)
  * (and rewind what was dropped) when the batch has gone to the loader. */
 static void hf__flow_control(hf_consumer_t *c)
 {
-    bool hold = c->fl.busy && c->batch_msgs && hf__batch_full(c);
-    if (hold && !c->paused && hf__flight_wait_brief(c)) {
-        hf_err_t e = hf__flight_reap(c, false);
+    bool hold = hf_wh_loader_busy(c->loader) && c->batch_msgs && hf__batch_full(c);
+    if (hold && !c->paused &&
+        hf_wh_loader_wait_healthy(c->loader, hf_time_mono_ms() + HF__HOLD_WAIT_MS)) {
+        hf_err_t e = HF_OK;
+        (void)hf__flight_reap(c, false, &e); /* finished: always reaped */
         if (c->fatal)
             return;
         if (e == HF_OK && c->batch_msgs) /* else both batches were abandoned */
@@ -739,11 +613,8 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
     }
     e = hf_wh_batch_add_event(c->batch, &d, topic, m->partition, m->offset, m->payload, m->len,
                               err, sizeof(err));
-    if (e) {
-        snprintf(c->fatal_msg, sizeof(c->fatal_msg),
-                 "event does not fit its table (run `hemoflow migrate`?): %s", err);
-        c->fatal = true;
-    }
+    if (e)
+        hf__fatal(c, e, "event does not fit its table (run `hemoflow migrate`?): %s", err);
 }
 
 /* ==== rebalancing ==== */
@@ -774,10 +645,8 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
             hf_log_error("consume.assign", "topic=%s partition=%" PRId32 " err=\"%s\"", tp->topic,
                          tp->partition, err);
             tp->offset = RD_KAFKA_OFFSET_END;
-            if (!hf_err_retriable(e)) {
-                c->fatal = true;
-                snprintf(c->fatal_msg, sizeof(c->fatal_msg), "reading offsets: %s", err);
-            }
+            if (!hf_err_retriable(e))
+                hf__fatal(c, e, "reading offsets: %s", err);
             continue;
         }
         int64_t next = q.next_offset;
@@ -842,12 +711,6 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     const hf_config_t *cfg = conf->cfg;
     hf_consumer_t *c = hf_calloc(1, sizeof(*c));
     c->conf = *conf;
-    pthread_mutex_init(&c->fl.mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* hf_time_mono_ms() deadlines */
-    pthread_cond_init(&c->fl.cv, &ca);
-    pthread_condattr_destroy(&ca);
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
     c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
     /* A batch holds each message twice (raw, for quarantine, and as a COPY
@@ -881,20 +744,13 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
     }
     c->batch = hf_wh_batch_new(c->wh);
-    c->fl.batch = hf_wh_batch_new(c->wh);
-    /* The loader thread; signals stay with the main thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int pe = pthread_create(&c->fl.thread, NULL, hf__loader_main, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pe != 0) {
-        hf_err_set(HF_ERR_INTERNAL, errstr, errstr_size, "starting the loader thread: %s",
-                   strerror(pe));
+    c->spare = hf_wh_batch_new(c->wh);
+    hf_wh_loader_conf_t lc = {.wh = c->wh, .backoff_max_ms = c->backoff_max_ms};
+    c->loader = hf_wh_loader_new(&lc, errstr, errstr_size);
+    if (!c->loader) {
         hf_consumer_destroy(c);
         return NULL;
     }
-    c->fl.thread_started = true;
 
     /* librdkafka's prefetch. librdkafka 2.0 applies queued.min.messages and
      * queued.max.messages.kbytes to EACH partition's fetch queue, and a
@@ -957,79 +813,99 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     return c;
 }
 
+/* ==== the loop ==== */
+
+/* Stopping: in flight first, then the batch being built, both within
+ * consume.shutdown_deadline_ms, serving the group meanwhile; a failure of
+ * the first abandons the second. */
+static void hf__drain(hf_consumer_t *c)
+{
+    hf_log_info("consume.stopping", "msg=\"draining the in-flight batch\" messages=%zu",
+                c->batch_msgs + c->flight_msgs);
+    int64_t deadline = hf_time_mono_ms() + c->deadline_ms;
+    if (hf_wh_loader_busy(c->loader)) {
+        hf_wh_loader_limit(c->loader, false, deadline);
+        hf__flight_drain_serving(c);
+    }
+    if (c->batch_msgs && !c->fatal) {
+        hf__flight_submit(c, false, deadline);
+        hf__flight_drain_serving(c);
+    }
+}
+
+/* Poll no longer than the batch being built may wait, and briefly while a
+ * commit is in flight, to notice it finishing soon. */
+static int hf__poll_timeout(const hf_consumer_t *c, int64_t now)
+{
+    int timeout = 100;
+    if (c->batch_msgs) {
+        int64_t left = c->batch_started_ms + c->max_ms - now;
+        timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+    }
+    if (hf_wh_loader_busy(c->loader) && timeout > 10)
+        timeout = 10;
+    return timeout;
+}
+
+/* A partition's end, a Kafka error (the broker being down is waited out), or
+ * a message to take. */
+static void hf__on_message(hf_consumer_t *c, const rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+        if (p && !p->rewind && (p->pos < 0 || m->offset >= p->pos))
+            p->eof = true;
+    } else if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+               m->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+        if (!c->broker_down_logged)
+            hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
+                        rd_kafka_message_errstr(m));
+        c->broker_down_logged = true;
+    } else if (m->err) {
+        hf_log_warn("consume.kafka_error", "err=\"%s\"", rd_kafka_message_errstr(m));
+    } else {
+        c->broker_down_logged = false;
+        c->last_msg_ms = hf_time_mono_ms();
+        hf__take(c, m);
+        if (c->need_rewind && !c->paused) {
+            hf__rewind(c);
+            c->need_rewind = false;
+        }
+    }
+}
+
+/* Caught up and quiet for idle_exit_ms, nothing left to commit. */
+static bool hf__idle_done(const hf_consumer_t *c, int64_t now)
+{
+    return c->conf.idle_exit_ms > 0 && c->batch_msgs == 0 && !hf_wh_loader_busy(c->loader) &&
+           hf__all_eof(c) && now - c->last_msg_ms >= c->conf.idle_exit_ms;
+}
+
 hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
 {
     hf_log_info("consume.start", "group=%s batch_max_rows=%zu batch_max_ms=%" PRId64,
                 hf_config_str(c->conf.cfg, "consume.group_id"), c->max_rows, c->max_ms);
     c->last_msg_ms = hf_time_mono_ms();
-    bool broker_down_logged = false;
+    c->broker_down_logged = false;
     while (!c->fatal) {
         if (hf__stopping(c)) {
-            hf_log_info("consume.stopping", "msg=\"draining the in-flight batch\" messages=%zu",
-                        c->batch_msgs + c->fl.msgs);
-            /* In flight first, then the batch being built, both within the
-             * deadline; a failure of the first abandons the second. */
-            int64_t deadline = hf_time_mono_ms() + c->deadline_ms;
-            if (c->fl.busy) {
-                hf__flight_limit(c, false, deadline);
-                hf__flight_wait_serving(c);
-                if (c->fl.busy)
-                    (void)hf__flight_reap(c, false);
-            }
-            if (c->batch_msgs && !c->fatal) {
-                hf__flight_submit(c, false, deadline);
-                hf__flight_wait_serving(c);
-                if (c->fl.busy)
-                    (void)hf__flight_reap(c, false);
-            }
+            hf__drain(c);
             break;
         }
-        int64_t now = hf_time_mono_ms();
-        int timeout = 100;
-        if (c->batch_msgs) {
-            int64_t left = c->batch_started_ms + c->max_ms - now;
-            timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
-        }
-        if (c->fl.busy && timeout > 10)
-            timeout = 10; /* notice the loader finishing soon */
+        int timeout = hf__poll_timeout(c, hf_time_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
         if (m) {
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
-                if (p && !p->rewind && (p->pos < 0 || m->offset >= p->pos))
-                    p->eof = true;
-            } else if (m->err) {
-                if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-                    m->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
-                    if (!broker_down_logged)
-                        hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" "
-                                    "err=\"%s\"", rd_kafka_message_errstr(m));
-                    broker_down_logged = true;
-                } else {
-                    hf_log_warn("consume.kafka_error", "err=\"%s\"", rd_kafka_message_errstr(m));
-                }
-            } else {
-                broker_down_logged = false;
-                c->last_msg_ms = hf_time_mono_ms();
-                hf__take(c, m);
-                if (c->need_rewind && !c->paused) {
-                    hf__rewind(c);
-                    c->need_rewind = false;
-                }
-            }
+            hf__on_message(c, m);
             rd_kafka_message_destroy(m);
         }
-        if (c->fl.busy && hf__flight_done(c)) {
-            hf_err_t e = hf__flight_reap(c, false);
-            if (e && !hf_err_retriable(e) && e != HF_ERR_TIMEOUT)
-                break;
-        }
-        now = hf_time_mono_ms();
-        if (!c->fl.busy && !c->fatal && hf__batch_ready(c, now))
+        hf_err_t e;
+        if (hf__flight_reap(c, false, &e) && e && !hf_err_retriable(e) && e != HF_ERR_TIMEOUT)
+            break; /* permanent: fatal */
+        int64_t now = hf_time_mono_ms();
+        if (!hf_wh_loader_busy(c->loader) && !c->fatal && hf__batch_ready(c, now))
             hf__flight_submit(c, false, 0);
         hf__flow_control(c);
-        if (c->conf.idle_exit_ms > 0 && c->batch_msgs == 0 && !c->fl.busy && hf__all_eof(c) &&
-            now - c->last_msg_ms >= c->conf.idle_exit_ms) {
+        if (hf__idle_done(c, now)) {
             hf_log_info("consume.idle", "msg=\"all partitions at their end; exiting\"");
             break;
         }
@@ -1037,7 +913,7 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
     /* Nothing stays in flight once run returns (a fatal error elsewhere). */
     hf__flight_settle(c, true, false);
     if (c->fatal)
-        return hf_err_set(HF_ERR_PG, errstr, errstr_size, "%s", c->fatal_msg);
+        return hf_err_set(c->fatal_err, errstr, errstr_size, "%s", c->fatal_msg);
     return HF_OK;
 }
 
@@ -1054,19 +930,11 @@ void hf_consumer_destroy(hf_consumer_t *c)
         rd_kafka_consumer_close(c->rk); /* revokes: the rebalance callback runs */
         rd_kafka_destroy(c->rk);
     }
-    if (c->fl.thread_started) {
-        pthread_mutex_lock(&c->fl.mu);
-        c->fl.quit = true;
-        pthread_cond_broadcast(&c->fl.cv);
-        pthread_mutex_unlock(&c->fl.mu);
-        pthread_join(c->fl.thread, NULL);
-    }
-    pthread_cond_destroy(&c->fl.cv);
-    pthread_mutex_destroy(&c->fl.mu);
+    hf_wh_loader_destroy(c->loader); /* destroys a batch still in it (none normally) */
     hf__parts_clear(c);
     hf_free(c->parts);
     hf_wh_batch_destroy(c->batch);
-    hf_wh_batch_destroy(c->fl.batch);
+    hf_wh_batch_destroy(c->spare);
     hf_wh_destroy(c->wh);
     hf_decoder_destroy(c->dec);
     hf_normalizer_destroy(c->norm);

@@ -36,7 +36,10 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
 
 /* Runs until *stop is set (the in-flight batch is committed within
  * consume.shutdown_deadline_ms) or the idle condition holds. HF_OK on a clean
- * stop; a permanent error otherwise (errstr says why). Transient errors are
+ * stop; otherwise the permanent error that ended it (errstr says why):
+ * HF_ERR_SCHEMA (an event does not fit its fact table: run `hemoflow
+ * migrate`), HF_ERR_PG (PostgreSQL refused a commit or the offsets read for
+ * good), HF_ERR_INVALID or HF_ERR_INTERNAL (a bug). Transient errors are
  * retried inside, never returned. */
 hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
