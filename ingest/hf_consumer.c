@@ -42,6 +42,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "hf_event_types.h"
+#include "hf_hashset.h"
 #include "hf_log.h"
 #include "hf_mem.h"
 #include "hf_normalize.h"
@@ -64,13 +65,6 @@ typedef struct hf__part_s {
     int gap_tries;        /* rewinds tried for the gap at gap_at */
 } hf__part_t;
 
-typedef struct hf__idset_s {
-    uint8_t (*slot)[16];  /* open addressing; all-zero = empty */
-    size_t cap;           /* power of two, >= 2 x batch_max_rows */
-    size_t n;
-    bool has_zero;        /* the all-zero UUID was inserted */
-} hf__idset_t;
-
 /* Who may use wh and the two batches when: while a batch is in the loader
  * (hf_wh_loader_busy) the loader thread owns that batch and wh's connection;
  * this thread keeps building `batch` from wh (hf_wh_batch_add_event reads
@@ -90,7 +84,7 @@ struct hf_consumer_s {
     hf_normalizer_t *norm;
     hf__part_t *parts;         /* owned partitions */
     size_t nparts, capparts;
-    hf__idset_t ids;           /* event_ids in the current batch */
+    hf_hashset_t *ids;         /* event_ids (16 bytes) in the current batch */
     /* batch accounting */
     size_t batch_msgs, batch_bytes;
     int64_t batch_started_ms;  /* monotonic ms of the batch's first message */
@@ -127,48 +121,6 @@ static void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
     va_end(ap);
     c->fatal_err = e && !hf_err_retriable(e) ? e : HF_ERR_INTERNAL;
     c->fatal = true;
-}
-
-static void hf__idset_init(hf__idset_t *s, size_t rows)
-{
-    size_t cap = 64;
-    while (cap < rows * 2)
-        cap *= 2;
-    s->slot = hf_calloc(cap, 16);
-    s->cap = cap;
-}
-
-static void hf__idset_clear(hf__idset_t *s)
-{
-    if (s->n || s->has_zero)
-        memset(s->slot, 0, s->cap * 16);
-    s->n = 0;
-    s->has_zero = false;
-}
-
-/* Insert; false when already present. */
-static bool hf__idset_add(hf__idset_t *s, const uint8_t id[16])
-{
-    static const uint8_t zero[16];
-    if (memcmp(id, zero, 16) == 0) {
-        bool fresh = !s->has_zero;
-        s->has_zero = true;
-        return fresh;
-    }
-    uint64_t h;
-    memcpy(&h, id + 8, 8); /* UUID tails are random enough; mix anyway */
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (memcmp(s->slot[i], zero, 16) == 0) {
-            memcpy(s->slot[i], id, 16);
-            s->n++;
-            return true;
-        }
-        if (memcmp(s->slot[i], id, 16) == 0)
-            return false;
-    }
 }
 
 static hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition)
@@ -270,7 +222,7 @@ static bool hf__batch_ready(const hf_consumer_t *c, int64_t now)
 static void hf__batch_reset(hf_consumer_t *c)
 {
     hf_wh_batch_reset(c->batch);
-    hf__idset_clear(&c->ids);
+    hf_hashset_clear(c->ids);
     c->batch_msgs = c->batch_bytes = 0;
     c->batch_started_ms = 0;
     for (size_t i = 0; i < c->nparts; i++)
@@ -607,7 +559,7 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         hf__quarantine(c, m, d.event_type->name, &d.fingerprint, n.reason, n.detail);
         return;
     }
-    if (!hf__idset_add(&c->ids, n.event_id)) {
+    if (!hf_hashset_insert(c->ids, n.event_id)) {
         c->stats.duplicates++;
         return; /* the same event twice in one batch: keep the first */
     }
@@ -722,7 +674,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
     c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");
     c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
-    hf__idset_init(&c->ids, c->max_rows);
+    c->ids = hf_hashset_new(16, c->max_rows); /* no growth within a batch */
 
     hf_validate_rules_t rules;
     if (hf_validate_rules_from_config(&rules, cfg, errstr, errstr_size) != HF_OK) {
@@ -938,6 +890,6 @@ void hf_consumer_destroy(hf_consumer_t *c)
     hf_wh_destroy(c->wh);
     hf_decoder_destroy(c->dec);
     hf_normalizer_destroy(c->norm);
-    hf_free(c->ids.slot);
+    hf_hashset_destroy(c->ids);
     hf_free(c);
 }

@@ -14,61 +14,21 @@
 
 /* ==== partition cache ==== */
 
-static size_t hf__part_slot(uint64_t key, size_t cap)
-{
-    key ^= key >> 33;
-    key *= UINT64_C(0xff51afd7ed558ccd);
-    key ^= key >> 33;
-    return (size_t)key & (cap - 1);
-}
+/* Keys are hf__wh_part_key values, stored as native uint64_t bytes. */
 
 bool hf__wh_part_known(const hf_wh_t *wh, uint64_t key)
 {
-    if (!wh->parts_cap)
-        return false;
-    for (size_t i = hf__part_slot(key, wh->parts_cap);; i = (i + 1) & (wh->parts_cap - 1)) {
-        if (wh->parts[i] == key)
-            return true;
-        if (wh->parts[i] == 0)
-            return false;
-    }
-}
-
-static void hf__part_insert(uint64_t *set, size_t cap, uint64_t key)
-{
-    for (size_t i = hf__part_slot(key, cap);; i = (i + 1) & (cap - 1)) {
-        if (set[i] == key)
-            return;
-        if (set[i] == 0) {
-            set[i] = key;
-            return;
-        }
-    }
+    return hf_hashset_contains(wh->parts, &key);
 }
 
 void hf__wh_part_add(hf_wh_t *wh, uint64_t key)
 {
-    if (hf__wh_part_known(wh, key))
-        return;
-    if ((wh->parts_n + 1) * 2 > wh->parts_cap) {
-        size_t cap = wh->parts_cap ? wh->parts_cap * 2 : 1024;
-        uint64_t *set = hf_calloc(cap, sizeof(uint64_t));
-        for (size_t i = 0; i < wh->parts_cap; i++)
-            if (wh->parts[i])
-                hf__part_insert(set, cap, wh->parts[i]);
-        hf_free(wh->parts);
-        wh->parts = set;
-        wh->parts_cap = cap;
-    }
-    hf__part_insert(wh->parts, wh->parts_cap, key);
-    wh->parts_n++;
+    (void)hf_hashset_insert(wh->parts, &key);
 }
 
 void hf__wh_part_forget_all(hf_wh_t *wh)
 {
-    if (wh->parts)
-        memset(wh->parts, 0, wh->parts_cap * sizeof(uint64_t));
-    wh->parts_n = 0;
+    hf_hashset_clear(wh->parts);
 }
 
 /* Parse "<table>_p<PP>_<YYYY>_<MM>[_<DD>]" leaf names into the cache. */
@@ -295,6 +255,7 @@ hf_err_t hf_wh_open(const hf_config_t *cfg, const hf_catalog_t *cat, hf_wh_t **o
     if (hf_event_types_count > HF_WH_MAX_TABLES)
         return hf_err_set(HF_ERR_INTERNAL, errstr, errstr_size, "too many event types");
     hf_wh_t *wh = hf_calloc(1, sizeof(*wh));
+    wh->parts = hf_hashset_new(sizeof(uint64_t), 512);
     wh->cat = cat;
     wh->conninfo = hf_config_pg_conninfo(cfg);
     wh->daily = strcmp(hf_config_str(cfg, "warehouse.partition_granularity"), "day") == 0;
@@ -321,7 +282,7 @@ hf_err_t hf_wh_open(const hf_config_t *cfg, const hf_catalog_t *cat, hf_wh_t **o
         return err;
     }
     hf_log_info("warehouse.connected", "backend_pid=%d tables=%zu partitions_known=%zu "
-                "granularity=%s", PQbackendPID(wh->conn), wh->ntables, wh->parts_n,
+                "granularity=%s", PQbackendPID(wh->conn), wh->ntables, hf_hashset_count(wh->parts),
                 wh->daily ? "day" : "month");
     *out = wh;
     return HF_OK;
@@ -335,7 +296,7 @@ void hf_wh_destroy(hf_wh_t *wh)
         PQfinish(wh->conn);
     for (size_t t = 0; t < HF_WH_MAX_TABLES; t++)
         hf__wh_table_clear(&wh->tables[t]);
-    hf_free(wh->parts);
+    hf_hashset_destroy(wh->parts);
     hf_free(wh->conninfo);
     hf_free(wh);
 }

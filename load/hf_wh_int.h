@@ -15,6 +15,7 @@
 #include "hf_catalog.h"
 #include "hf_err.h"
 #include "hf_event_types.h"
+#include "hf_hashset.h"
 #include "hf_mem.h"
 #include "hf_warehouse.h"
 
@@ -149,8 +150,7 @@ struct hf_wh_s {
      * conflicting row from another connection, as a racing loader would. */
     void (*probe_hook)(void *arg, size_t table);
     void *probe_hook_arg;
-    uint64_t *parts;           /* known leaf partitions: open-addressing set, 0 = empty */
-    size_t parts_cap, parts_n;
+    hf_hashset_t *parts;       /* known leaf partitions (hf__wh_part_key values), owned */
 };
 
 /* Packed (table index, province, period start) partition key; never 0. */
