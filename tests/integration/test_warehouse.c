@@ -744,7 +744,7 @@ Test(warehouse, daily_granularity, .init = loading_daily, .timeout = 120)
 
 Test(warehouse, concurrent_ensure_partition, .init = migrated, .timeout = 120)
 {
-    PGconn *b = conn_for(fx.db); /* fx.c is a */
+    PGconn *b = conn_for(fx.db); /* a second session; fx.c is the first, "a" below */
     const char *sql = "SELECT hemoflow.hf_ensure_partition('screening_result_recorded', '13',"
                       " '2020-05-05')";
     exec_ok(fx.c, "BEGIN");
