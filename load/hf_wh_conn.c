@@ -51,19 +51,6 @@ static void hf__part_learn(hf_wh_t *wh, const char *relname)
     }
 }
 
-/* ==== array literals ==== */
-
-void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n)
-{
-    hf_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            hf_buf_append(b, "\\", 1);
-        hf_buf_append(b, &s[i], 1);
-    }
-    hf_buf_append(b, "\"", 1);
-}
-
 /* ==== verification ==== */
 
 static hf_err_t hf__verify_tables(hf_wh_t *wh, char *errstr, size_t errstr_size)

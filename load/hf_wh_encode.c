@@ -204,11 +204,6 @@ bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t 
     return true;
 }
 
-int32_t hf__wh_period_start(int32_t day, bool daily)
-{
-    return daily ? day : hf_cal_month_start(day);
-}
-
 /* ==== the row encoder ==== */
 
 /* Text of a string value without Avro C's trailing NUL. */

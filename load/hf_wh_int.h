@@ -1,7 +1,8 @@
 /*
  * hf_wh_int — what the files of load/ share and the unit tests reach into:
- * the fact-table layout, the binary COPY row encoder, PostgreSQL error
- * classification and connection helpers. Not a public API (hf__ names).
+ * the fact-table layout, the binary COPY row encoder, the connection and
+ * its partition cache. The libpq helpers it shares with hf_migrate.c are in
+ * hf_pg.h. Not a public API (hf__ names).
  */
 #ifndef HF_WH_INT_H
 #define HF_WH_INT_H
@@ -17,6 +18,7 @@
 #include "hf_event_types.h"
 #include "hf_hashset.h"
 #include "hf_mem.h"
+#include "hf_pg.h"
 #include "hf_warehouse.h"
 
 /* ==== layout ==== */
@@ -101,23 +103,6 @@ hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka
                             int64_t kafka_offset, hf_buf_t *out, hf__rowkey_t *key,
                             char sqlstate[6], char *errstr, size_t errstr_size);
 
-/* ==== PostgreSQL helpers ==== */
-
-/* Classify a failed result (res may be NULL): HF_ERR_PG_TRANSIENT,
- * HF_ERR_PG_DATA (22xxx/23xxx) or HF_ERR_PG. Fills errstr with
- * "<what>: <message> (SQLSTATE xxxxx)" and sqlstate (may be NULL; 6 bytes,
- * "" when none). Does not PQclear. */
-hf_err_t hf__pg_fail(PGconn *conn, const PGresult *res, const char *what, char sqlstate[6],
-                     char *errstr, size_t errstr_size);
-
-/* Connect with conninfo, application_name app (unless conninfo has one).
- * On failure HF_ERR_PG_TRANSIENT and errstr. *out is NULL on failure. */
-hf_err_t hf__pg_connect(const char *conninfo, const char *app, PGconn **out, char *errstr,
-                        size_t errstr_size);
-
-/* Run sql (no parameters, no result rows wanted). */
-hf_err_t hf__pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size);
-
 /* ==== the connection (hf_wh_conn.c) ==== */
 
 /* Keys (table, province, event date, event_id) of rows this connection has
@@ -162,21 +147,5 @@ static inline uint64_t hf__wh_part_key(size_t table, const char prov[2], int32_t
 bool hf__wh_part_known(const hf_wh_t *wh, uint64_t key);
 void hf__wh_part_add(hf_wh_t *wh, uint64_t key);
 void hf__wh_part_forget_all(hf_wh_t *wh);
-
-/* Array literal helpers: append a text element "..." (quoted) to b. */
-void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n);
-
-/* ==== partitions (hf_wh_pg.c) ==== */
-
-/* Call hemoflow.hf_ensure_partition(table, province, day) for every day of
- * days[n] (days since 1970) in one autocommit statement. *created (may be
- * NULL) receives how many calls created something. */
-hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *province,
-                                  const int32_t *days, size_t n, size_t *created, char *errstr,
-                                  size_t errstr_size);
-
-/* Start of the partition period holding day: the day itself (daily) or the
- * first of its month. */
-int32_t hf__wh_period_start(int32_t day, bool daily);
 
 #endif /* HF_WH_INT_H */
