@@ -138,14 +138,11 @@ struct hf_wh_s {
     hf_hashset_t *parts;       /* known leaf partitions (hf__wh_part_key values), owned */
 };
 
-/* Packed (table index, province, period start) partition key; never 0. */
-static inline uint64_t hf__wh_part_key(size_t table, const char prov[2], int32_t period)
-{
-    return (uint64_t)(table + 1) << 48 | (uint64_t)(unsigned char)prov[0] << 40 |
-           (uint64_t)(unsigned char)prov[1] << 32 | (uint32_t)period;
-}
 bool hf__wh_part_known(const hf_wh_t *wh, uint64_t key);
 void hf__wh_part_add(hf_wh_t *wh, uint64_t key);
 void hf__wh_part_forget_all(hf_wh_t *wh);
+/* At connect: forget the cache and fill it from the leaf partitions that
+ * exist (hf_wh_part.c, which also makes the keys). */
+hf_err_t hf__load_partitions(hf_wh_t *wh, char *errstr, size_t errstr_size);
 
 #endif /* HF_WH_INT_H */
