@@ -4,8 +4,9 @@
  * the loader's batch commit: fast path, resends found by the probe or the
  * slow path, in-batch repeats, a racing loader, quarantine of
  * rows PostgreSQL refuses, offsets compare-and-set, transient errors and
- * reconnect, the _current views. Every test works in its own database,
- * created and dropped here; counts are asserted exactly.
+ * reconnect, the _current views. Every test works in its own database
+ * (hf_it_wh_<test>), which the suite's fixture creates and drops; counts
+ * are asserted exactly.
  */
 #include <avro.h>
 #include <libpq-fe.h>
@@ -147,15 +148,6 @@ static void migrate_ok(const hf_config_t *cfg)
     char err[1024];
     hf_err_t e = hf_migrate_run(cfg, false, NULL, err, sizeof(err));
     cr_assert_eq(e, HF_OK, "migrate: %s: %s", hf_err_name(e), err);
-}
-
-/* A fresh migrated database. */
-static hf_config_t *fresh(const char *db, const char *granularity, int ahead)
-{
-    db_recreate(db);
-    hf_config_t *cfg = cfg_for(db, granularity, ahead);
-    migrate_ok(cfg);
-    return cfg;
 }
 
 /* ==== events ==== */
@@ -348,85 +340,143 @@ static void add_dc(hf_wh_batch_t *b, ev_t *e, unsigned base, unsigned n, int64_t
     }
 }
 
+/* ==== fixtures ==== */
+
+/* What a test starts from. Criterion runs every test in a process of its
+ * own, so this is per-test state: the suite's setup fills the database part,
+ * the test's .init (migrated, loading, ...) adds the rest, and the suite's
+ * teardown frees whatever is set, also after a failed assertion. */
+static struct {
+    char db[64];       /* hf_it_wh_<test name>: created by setup, dropped by teardown */
+    hf_config_t *cfg;  /* pg.* for db; granularity and partitions ahead as migrated */
+    PGconn *c;         /* the test's own connection to db, as the superuser */
+    hf_catalog_t *cat; /* schemas/avro, from fx_migrate */
+    hf_wh_t *wh;       /* a loader on cfg, from fx_open_loader */
+    hf_wh_batch_t *b;  /* a batch of wh, empty at the start */
+    ev_t e;            /* a DonationCollected event (e.iface is NULL until then) */
+} fx;
+
+/* Every test: its own empty database (no hemoflow schema), a config for it
+ * (month, no partitions ahead) and a connection. */
+static void setup(void)
+{
+    const char *test = criterion_current_test->name;
+    int n = snprintf(fx.db, sizeof(fx.db), "hf_it_wh_%s", test);
+    cr_assert(n > 0 && (size_t)n < sizeof(fx.db), "database name for test %s too long", test);
+    db_recreate(fx.db);
+    fx.cfg = cfg_for(fx.db, "month", 0);
+    fx.c = conn_for(fx.db);
+}
+
+static void teardown(void)
+{
+    hf_wh_batch_destroy(fx.b);
+    hf_wh_destroy(fx.wh);
+    if (fx.e.iface)
+        ev_free(&fx.e);
+    hf_catalog_destroy(fx.cat);
+    PQfinish(fx.c);
+    hf_config_destroy(fx.cfg);
+    db_drop(fx.db);
+}
+
+TestSuite(warehouse, .init = setup, .fini = teardown);
+
+/* The warehouse migrated with this granularity and partitions ahead, and
+ * the catalogue. */
+static void fx_migrate(const char *granularity, int ahead)
+{
+    char a[16];
+    snprintf(a, sizeof(a), "%d", ahead);
+    set_ok(fx.cfg, "warehouse.partition_granularity", granularity);
+    set_ok(fx.cfg, "warehouse.partitions_ahead", a);
+    migrate_ok(fx.cfg);
+    fx.cat = catalog();
+}
+
+/* A loader on fx.cfg as it is now, a DonationCollected event, an empty batch. */
+static void fx_open_loader(void)
+{
+    fx.wh = wh_open(fx.cfg, fx.cat);
+    ev_init(&fx.e, fx.cat, "DonationCollected");
+    fx.b = hf_wh_batch_new(fx.wh);
+}
+
+/* .init of the tests: a migrated warehouse (month, nothing ahead) ... */
+static void migrated(void)
+{
+    fx_migrate("month", 0);
+}
+
+/* ... and a loader on it. */
+static void loading(void)
+{
+    fx_migrate("month", 0);
+    fx_open_loader();
+}
+
 /* ==== migrations ==== */
 
 Test(warehouse, migrate_from_empty_then_idempotent, .timeout = 300)
 {
-    const char *db = "hf_it_wh_migrate";
-    hf_config_t *cfg = fresh(db, "month", 3);
-    PGconn *c = conn_for(db);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 1);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_fact_tables"), 10);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
-                       " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'v'"),
+    set_ok(fx.cfg, "warehouse.partitions_ahead", "3");
+    migrate_ok(fx.cfg);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 1);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_fact_tables"), 10);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
+                          " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'v'"),
                  10);
     const char *leaves = "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
                          " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'r'"
                          " AND relispartition";
-    cr_assert_eq(q1(c, leaves), 10 * 31 * 4);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
-                       " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'p'"
-                       " AND relispartition"),
+    cr_assert_eq(q1(fx.c, leaves), 10 * 31 * 4);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid ="
+                          " c.relnamespace WHERE nspname = 'hemoflow' AND relkind = 'p'"
+                          " AND relispartition"),
                  10 * 31);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_settings WHERE key ="
-                       " 'partition_granularity' AND value = 'month'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_settings WHERE key ="
+                          " 'partition_granularity' AND value = 'month'"),
                  1);
     /* the current month's partition exists for every table and province */
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_p__\\_' ||"
-                       " to_char(current_date, 'YYYY_MM')"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_p__\\_' ||"
+                          " to_char(current_date, 'YYYY_MM')"),
                  310);
 
     /* second run: nothing applied, nothing created */
     char out[4096] = "";
     FILE *f = fmemopen(out, sizeof(out), "w");
     char err[1024];
-    cr_assert_eq(hf_migrate_run(cfg, false, f, err, sizeof(err)), HF_OK, "%s", err);
+    cr_assert_eq(hf_migrate_run(fx.cfg, false, f, err, sizeof(err)), HF_OK, "%s", err);
     fclose(f);
     cr_assert(strstr(out, "up to date at version 0001"), "%s", out);
     cr_assert(strstr(out, ": 0 created"), "%s", out);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 1);
-    cr_assert_eq(q1(c, leaves), 10 * 31 * 4);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 1);
+    cr_assert_eq(q1(fx.c, leaves), 10 * 31 * 4);
 
     /* migrate refuses a granularity change */
-    set_ok(cfg, "warehouse.partition_granularity", "day");
-    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_CONFIG);
+    set_ok(fx.cfg, "warehouse.partition_granularity", "day");
+    cr_assert_eq(hf_migrate_run(fx.cfg, false, NULL, err, sizeof(err)), HF_ERR_CONFIG);
     cr_assert(strstr(err, "granularity"), "%s", err);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
 Test(warehouse, migrate_dry_run_changes_nothing, .timeout = 120)
 {
-    const char *db = "hf_it_wh_dry";
-    db_recreate(db);
-    hf_config_t *cfg = cfg_for(db, "month", 0);
     char out[1024] = "", err[1024];
     FILE *f = fmemopen(out, sizeof(out), "w");
-    cr_assert_eq(hf_migrate_run(cfg, true, f, err, sizeof(err)), HF_OK, "%s", err);
+    cr_assert_eq(hf_migrate_run(fx.cfg, true, f, err, sizeof(err)), HF_OK, "%s", err);
     fclose(f);
     cr_assert(strstr(out, "would apply 0001_warehouse.sql"), "%s", out);
-    PGconn *c = conn_for(db);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'hemoflow'"), 0);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'hemoflow'"), 0);
 }
 
-Test(warehouse, migrate_refuses_newer_database, .timeout = 120)
+Test(warehouse, migrate_refuses_newer_database, .init = migrated, .timeout = 120)
 {
-    const char *db = "hf_it_wh_newer";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    PGconn *c = conn_for(db);
-    exec_ok(c, "INSERT INTO hemoflow.hf_schema_migrations (version, name, sha256)"
-               " VALUES (9999, 'from_the_future', 'x')");
+    exec_ok(fx.c, "INSERT INTO hemoflow.hf_schema_migrations (version, name, sha256)"
+                  " VALUES (9999, 'from_the_future', 'x')");
     char err[1024];
-    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert_eq(hf_migrate_run(fx.cfg, false, NULL, err, sizeof(err)), HF_ERR_SCHEMA);
     cr_assert(strstr(err, "9999_from_the_future") && strstr(err, "newer"), "%s", err);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
 }
 
 static void copy_file(const char *from, const char *to, const char *append)
@@ -445,31 +495,27 @@ static void copy_file(const char *from, const char *to, const char *append)
 
 Test(warehouse, migrate_refuses_edited_and_applies_new, .timeout = 120)
 {
-    const char *db = "hf_it_wh_edited";
     char dir[] = "/tmp/hf-it-sql.XXXXXX";
     cr_assert(mkdtemp(dir));
     char *src = hf_asprintf("%s/schemas/sql/0001_warehouse.sql", hf_it_env("HF_SOURCE_DIR"));
     char *dst = hf_asprintf("%s/0001_warehouse.sql", dir);
     char *dst2 = hf_asprintf("%s/0002_extra.sql", dir);
     copy_file(src, dst, NULL);
-    db_recreate(db);
-    hf_config_t *cfg = cfg_for(db, "month", 0);
-    set_ok(cfg, "warehouse.sql_dir", dir);
-    migrate_ok(cfg);
+    set_ok(fx.cfg, "warehouse.sql_dir", dir);
+    migrate_ok(fx.cfg);
 
     /* a new migration is applied once */
     FILE *f = fopen(dst2, "w");
     fputs("CREATE TABLE hemoflow.extra (id int);\n", f);
     fclose(f);
-    migrate_ok(cfg);
-    migrate_ok(cfg);
-    PGconn *c = conn_for(db);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
+    migrate_ok(fx.cfg);
+    migrate_ok(fx.cfg);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
 
     /* editing an applied file is refused, nothing changes */
     copy_file(src, dst, "-- an innocent-looking edit\n");
     char err[1024];
-    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert_eq(hf_migrate_run(fx.cfg, false, NULL, err, sizeof(err)), HF_ERR_SCHEMA);
     cr_assert(strstr(err, "0001_warehouse.sql was changed"), "%s", err);
 
     /* a failing migration rolls back and is not recorded */
@@ -478,10 +524,10 @@ Test(warehouse, migrate_refuses_edited_and_applies_new, .timeout = 120)
     f = fopen(dst3, "w");
     fputs("CREATE TABLE hemoflow.extra3 (id int);\nSELECT 1/0;\n", f);
     fclose(f);
-    cr_assert_eq(hf_migrate_run(cfg, false, NULL, err, sizeof(err)), HF_ERR_PG);
+    cr_assert_eq(hf_migrate_run(fx.cfg, false, NULL, err, sizeof(err)), HF_ERR_PG);
     cr_assert(strstr(err, "0003_broken.sql"), "%s", err);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname = 'extra3'"), 0);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_schema_migrations"), 2);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relname = 'extra3'"), 0);
     unlink(dst3);
     unlink(dst2);
     unlink(dst);
@@ -490,317 +536,281 @@ Test(warehouse, migrate_refuses_edited_and_applies_new, .timeout = 120)
     hf_free(dst2);
     hf_free(dst);
     hf_free(src);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
 /* ==== roles ==== */
 
-Test(warehouse, roles_privileges, .timeout = 120)
+Test(warehouse, roles_privileges, .init = migrated, .timeout = 120)
 {
-    const char *db = "hf_it_wh_roles";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    PGconn *c = conn_for(db);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_roles WHERE rolname IN ('hemoflow_loader',"
-                       " 'hemoflow_analyst')"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_roles WHERE rolname IN ('hemoflow_loader',"
+                          " 'hemoflow_analyst')"),
                  2);
-    exec_ok(c, "SET ROLE hemoflow_loader");
-    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.donation_collected"), "");
-    cr_assert_str_eq(exec_state(c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
-                                   " '2021-06-15')"),
+    exec_ok(fx.c, "SET ROLE hemoflow_loader");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), "");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
+                                      " '2021-06-15')"),
                      "");
-    cr_assert_str_eq(exec_state(c, "INSERT INTO hemoflow.hf_offsets VALUES ('t', 0, 5, now())"),
+    cr_assert_str_eq(exec_state(fx.c, "INSERT INTO hemoflow.hf_offsets VALUES ('t', 0, 5, now())"),
                      "");
-    cr_assert_str_eq(exec_state(c, "UPDATE hemoflow.hf_offsets SET next_offset = 6"), "");
-    cr_assert_str_eq(exec_state(c, "INSERT INTO hemoflow.hf_quarantine (topic, kafka_partition,"
-                                   " kafka_offset, reason_code, raw) VALUES ('t', 0, 1, 'x',"
-                                   " '\\x00')"),
+    cr_assert_str_eq(exec_state(fx.c, "UPDATE hemoflow.hf_offsets SET next_offset = 6"), "");
+    cr_assert_str_eq(exec_state(fx.c, "INSERT INTO hemoflow.hf_quarantine (topic, kafka_partition,"
+                                      " kafka_offset, reason_code, raw) VALUES ('t', 0, 1, 'x',"
+                                      " '\\x00')"),
                      "");
-    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), "42501");
-    cr_assert_str_eq(exec_state(c, "SELECT * FROM hemoflow.donation_collected_current"), "42501");
-    cr_assert_str_eq(exec_state(c, "DELETE FROM hemoflow.donation_collected"), "42501");
-    cr_assert_str_eq(exec_state(c, "UPDATE hemoflow.donation_collected SET revision = 1"),
+    cr_assert_str_eq(exec_state(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT * FROM hemoflow.donation_collected_current"),
                      "42501");
-    cr_assert_str_eq(exec_state(c, "DELETE FROM hemoflow.hf_offsets"), "42501");
-    cr_assert_str_eq(exec_state(c, "TRUNCATE hemoflow.hf_completeness"), "42501");
-    cr_assert_str_eq(exec_state(c, "DROP TABLE hemoflow.donation_collected"), "42501");
-    cr_assert_str_eq(exec_state(c, "CREATE TABLE hemoflow.evil (x int)"), "42501");
-    cr_assert_str_eq(exec_state(c, "UPDATE hemoflow.hf_settings SET value = 'day'"), "42501");
-    cr_assert_str_eq(exec_state(c, "SELECT hemoflow.hf_ensure_partition('hf_offsets', '11',"
-                                   " '2026-01-01')"),
+    cr_assert_str_eq(exec_state(fx.c, "DELETE FROM hemoflow.donation_collected"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "UPDATE hemoflow.donation_collected SET revision = 1"),
+                     "42501");
+    cr_assert_str_eq(exec_state(fx.c, "DELETE FROM hemoflow.hf_offsets"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "TRUNCATE hemoflow.hf_completeness"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "DROP TABLE hemoflow.donation_collected"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "CREATE TABLE hemoflow.evil (x int)"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "UPDATE hemoflow.hf_settings SET value = 'day'"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_ensure_partition('hf_offsets', '11',"
+                                      " '2026-01-01')"),
                      "42P01");
-    exec_ok(c, "RESET ROLE");
-    exec_ok(c, "SET ROLE hemoflow_analyst");
-    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.donation_collected"), "");
-    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.adverse_event_reported_current"),
+    exec_ok(fx.c, "RESET ROLE");
+    exec_ok(fx.c, "SET ROLE hemoflow_analyst");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), "");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT count(*) FROM"
+                                      " hemoflow.adverse_event_reported_current"),
                      "");
-    cr_assert_str_eq(exec_state(c, "SELECT count(*) FROM hemoflow.hf_completeness"), "");
-    cr_assert_str_eq(exec_state(c, "SELECT reason_code, detail FROM hemoflow.hf_quarantine"), "");
-    cr_assert_str_eq(exec_state(c, "SELECT raw FROM hemoflow.hf_quarantine"), "42501");
-    cr_assert_str_eq(exec_state(c, "SELECT * FROM hemoflow.hf_offsets"), "42501");
-    cr_assert_str_eq(exec_state(c, "INSERT INTO hemoflow.hf_completeness VALUES ('11',"
-                                   " '2026-01-01', 'X', 1, now(), now())"),
+    cr_assert_str_eq(exec_state(fx.c, "SELECT count(*) FROM hemoflow.hf_completeness"), "");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT reason_code, detail FROM hemoflow.hf_quarantine"),
+                     "");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT raw FROM hemoflow.hf_quarantine"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT * FROM hemoflow.hf_offsets"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "INSERT INTO hemoflow.hf_completeness VALUES ('11',"
+                                      " '2026-01-01', 'X', 1, now(), now())"),
                      "42501");
-    cr_assert_str_eq(exec_state(c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
-                                   " '2021-07-15')"),
+    cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
+                                      " '2021-07-15')"),
                      "42501");
-    exec_ok(c, "RESET ROLE");
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    exec_ok(fx.c, "RESET ROLE");
+}
+
+/* The role is the cluster's, not the test database's: whatever the test
+ * did, it cannot log in afterwards. */
+static void loader_role_nologin(void)
+{
+    exec_ok(fx.c, "ALTER ROLE hemoflow_loader NOLOGIN");
 }
 
 /* The loader role has every privilege the loader needs: on-demand
  * partitions, the slow path's temp tables, quarantine, offsets. */
-Test(warehouse, loader_runs_as_loader_role, .timeout = 120)
+Test(warehouse, loader_runs_as_loader_role, .init = migrated, .fini = loader_role_nologin,
+     .timeout = 120)
 {
-    const char *db = "hf_it_wh_asloader";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    PGconn *c = conn_for(db);
-    exec_ok(c, "ALTER ROLE hemoflow_loader LOGIN");
-    set_ok(cfg, "pg.user", "hemoflow_loader");
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
+    exec_ok(fx.c, "ALTER ROLE hemoflow_loader LOGIN");
+    set_ok(fx.cfg, "pg.user", "hemoflow_loader");
+    fx_open_loader();
     for (int round = 0; round < 2; round++) {
-        hf_wh_batch_reset(b);
-        ev_make(&e, 1, "65", T0 - 700 * US_PER_DAY, "create", 0);
-        add_ok(b, &e, DC_TOPIC, 0, round * 2);
-        ev_make(&e, 2, "32", T0, "create", 0);
-        add_ok(b, &e, DC_TOPIC, 0, round * 2 + 1);
+        hf_wh_batch_reset(fx.b);
+        ev_make(&fx.e, 1, "65", T0 - 700 * US_PER_DAY, "create", 0);
+        add_ok(fx.b, &fx.e, DC_TOPIC, 0, round * 2);
+        ev_make(&fx.e, 2, "32", T0, "create", 0);
+        add_ok(fx.b, &fx.e, DC_TOPIC, 0, round * 2 + 1);
         hf_wh_quarantine_t q = {.topic = DC_TOPIC, .partition = 0, .offset = 100 + round,
                                 .reason_code = "decode", .raw = "\x01", .raw_len = 1};
         char err[256];
-        cr_assert_eq(hf_wh_batch_add_quarantine(b, &q, err, sizeof(err)), HF_OK);
-        offsets_ok(b, DC_TOPIC, 0, round ? 2 : -1, round * 2 + 2);
+        cr_assert_eq(hf_wh_batch_add_quarantine(fx.b, &q, err, sizeof(err)), HF_OK);
+        offsets_ok(fx.b, DC_TOPIC, 0, round ? 2 : -1, round * 2 + 2);
         hf_wh_stats_t st;
-        commit_ok(b, &st);
+        commit_ok(fx.b, &st);
         cr_assert_eq(st.inserted, round ? 0 : 2);
         cr_assert_eq(st.duplicates, round ? 2 : 0);
         cr_assert_eq(st.quarantined, 1);
     }
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 2);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 2);
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 4);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    exec_ok(c, "ALTER ROLE hemoflow_loader NOLOGIN");
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 2);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 2);
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets"), 4);
 }
 
 /* ==== partitions ==== */
 
-Test(warehouse, partitions_on_demand_and_backfill, .timeout = 120)
+/* Partitions for this month and the next. */
+static void loading_one_month_ahead(void)
 {
-    const char *db = "hf_it_wh_parts";
-    hf_config_t *cfg = fresh(db, "month", 1);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    long long before = q1(c, "SELECT count(*) FROM pg_class WHERE relispartition"
-                             " AND relkind = 'r'");
+    fx_migrate("month", 1);
+    fx_open_loader();
+}
+
+Test(warehouse, partitions_on_demand_and_backfill, .init = loading_one_month_ahead,
+     .timeout = 120)
+{
+    long long before = q1(fx.c, "SELECT count(*) FROM pg_class WHERE relispartition"
+                                " AND relkind = 'r'");
     cr_assert_eq(before, 10 * 31 * 2);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
     /* three years back, a province/month with no partition yet, and a
      * station-local date across midnight UTC: 2023-03-31T20:30Z +08:00 is
      * 2023-04-01 locally */
     int64_t t3 = INT64_C(1680294600000000);
-    ev_make(&e, 1, "54", t3, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 0);
-    ev_make(&e, 2, "54", t3 + 10 * US_PER_DAY, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 1);
-    ev_make(&e, 3, "63", t3 - 400 * US_PER_DAY, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 2);
-    offsets_ok(b, DC_TOPIC, 0, -1, 3);
+    ev_make(&fx.e, 1, "54", t3, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 0);
+    ev_make(&fx.e, 2, "54", t3 + 10 * US_PER_DAY, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 1);
+    ev_make(&fx.e, 3, "63", t3 - 400 * US_PER_DAY, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 2);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 3);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 3);
     cr_assert_eq(st.partitions_created, 2); /* 54/2023-04 and 63/2022-02 (+ their provinces) */
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'"),
                  before + 2);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_p54_2023_04"), 2);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_p63_2022_02"), 1);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_date ="
-                       " '2023-04-01'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected_p54_2023_04"), 2);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected_p63_2022_02"), 1);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_date ="
+                          " '2023-04-01'"),
                  1);
     /* the same keys again: known to the cache, no call */
-    hf_wh_batch_reset(b);
-    ev_make(&e, 4, "54", t3 + 5 * US_PER_DAY, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 3);
-    offsets_ok(b, DC_TOPIC, 0, 3, 4);
-    commit_ok(b, &st);
+    hf_wh_batch_reset(fx.b);
+    ev_make(&fx.e, 4, "54", t3 + 5 * US_PER_DAY, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 3);
+    offsets_ok(fx.b, DC_TOPIC, 0, 3, 4);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.partitions_created, 0);
     cr_assert_eq(st.inserted, 1);
 
     /* a partition dropped behind the loader's back is recreated */
-    exec_ok(c, "DROP TABLE hemoflow.donation_collected_p54_2023_04");
-    hf_wh_batch_reset(b);
-    ev_make(&e, 5, "54", t3 + 6 * US_PER_DAY, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 4);
-    offsets_ok(b, DC_TOPIC, 0, 4, 5);
-    commit_ok(b, &st);
+    exec_ok(fx.c, "DROP TABLE hemoflow.donation_collected_p54_2023_04");
+    hf_wh_batch_reset(fx.b);
+    ev_make(&fx.e, 5, "54", t3 + 6 * US_PER_DAY, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 4);
+    offsets_ok(fx.b, DC_TOPIC, 0, 4, 5);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 1);
     cr_assert_eq(st.rejected, 0);
     cr_assert_eq(st.attempts, 2);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 0);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 0);
 
     /* hemoflow partitions --from/--to */
     size_t created = 0;
     char err[512];
-    cr_assert_eq(hf_migrate_partitions(cfg, -1, "2019-12-20", "2020-01-05", NULL, &created, err,
+    cr_assert_eq(hf_migrate_partitions(fx.cfg, -1, "2019-12-20", "2020-01-05", NULL, &created, err,
                                        sizeof(err)),
                  HF_OK, "%s", err);
     cr_assert_eq(created, 10 * 31 * 2);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_2019\\_12'"), 310);
-    cr_assert_eq(hf_migrate_partitions(cfg, -1, "2020-02-30", "2020-03-01", NULL, &created, err,
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_2019\\_12'"), 310);
+    cr_assert_eq(hf_migrate_partitions(fx.cfg, -1, "2020-02-30", "2020-03-01", NULL, &created, err,
                                        sizeof(err)),
                  HF_ERR_USAGE);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, daily_granularity, .timeout = 120)
+/* Daily partitions, today's and the next two days'. */
+static void loading_daily(void)
 {
-    const char *db = "hf_it_wh_daily";
-    hf_config_t *cfg = fresh(db, "day", 2);
-    PGconn *c = conn_for(db);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'"),
+    fx_migrate("day", 2);
+    fx_open_loader();
+}
+
+Test(warehouse, daily_granularity, .init = loading_daily, .timeout = 120)
+{
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'"),
                  10 * 31 * 3);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM pg_class WHERE relname = 'unit_moved_p11_' ||"
-                       " to_char(current_date + 2, 'YYYY_MM_DD')"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relname = 'unit_moved_p11_' ||"
+                          " to_char(current_date + 2, 'YYYY_MM_DD')"),
                  1);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
     for (unsigned i = 0; i < 5; i++) {
-        ev_make(&e, i + 1, "32", T0 + (int64_t)i * US_PER_DAY, "create", 0);
-        add_ok(b, &e, DC_TOPIC, 0, i);
+        ev_make(&fx.e, i + 1, "32", T0 + (int64_t)i * US_PER_DAY, "create", 0);
+        add_ok(fx.b, &fx.e, DC_TOPIC, 0, i);
     }
-    offsets_ok(b, DC_TOPIC, 0, -1, 5);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 5);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 5);
     cr_assert_eq(st.partitions_created, 5);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_p32_2026_03_03"), 1);
-    char *bound = q1s(c, "SELECT pg_get_expr(relpartbound, oid) FROM pg_class"
-                         " WHERE relname = 'donation_collected_p32_2026_03_03'");
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected_p32_2026_03_03"), 1);
+    char *bound = q1s(fx.c, "SELECT pg_get_expr(relpartbound, oid) FROM pg_class"
+                            " WHERE relname = 'donation_collected_p32_2026_03_03'");
     cr_assert_str_eq(bound, "FOR VALUES FROM ('2026-03-03') TO ('2026-03-04')");
     hf_free(bound);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
+    hf_wh_batch_destroy(fx.b);
+    fx.b = NULL;
+    hf_wh_destroy(fx.wh);
+    fx.wh = NULL;
 
     /* a loader configured for months refuses this warehouse */
-    hf_config_t *monthly = cfg_for(db, "month", 0);
+    hf_config_t *monthly = cfg_for(fx.db, "month", 0);
     hf_wh_t *bad = NULL;
     char err[512];
-    cr_assert_eq(hf_wh_open(monthly, cat, &bad, err, sizeof(err)), HF_ERR_CONFIG);
+    cr_assert_eq(hf_wh_open(monthly, fx.cat, &bad, err, sizeof(err)), HF_ERR_CONFIG);
     cr_assert_null(bad);
     cr_assert(strstr(err, "granularity"), "%s", err);
     hf_config_destroy(monthly);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, concurrent_ensure_partition, .timeout = 120)
+Test(warehouse, concurrent_ensure_partition, .init = migrated, .timeout = 120)
 {
-    const char *db = "hf_it_wh_conc";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    PGconn *a = conn_for(db), *b = conn_for(db);
+    PGconn *b = conn_for(fx.db); /* a second session; fx.c is the first, "a" below */
     const char *sql = "SELECT hemoflow.hf_ensure_partition('screening_result_recorded', '13',"
                       " '2020-05-05')";
-    exec_ok(a, "BEGIN");
-    char *ra = q1s(a, sql); /* a holds the locks until it commits */
+    exec_ok(fx.c, "BEGIN");
+    char *ra = q1s(fx.c, sql); /* a holds the locks until it commits */
     cr_assert_str_eq(ra, "t");
     cr_assert_eq(PQsendQuery(b, sql), 1);
     usleep(300 * 1000);
     PQconsumeInput(b);
     cr_assert_eq(PQisBusy(b), 1, "b should wait for a");
-    exec_ok(a, "COMMIT");
+    exec_ok(fx.c, "COMMIT");
     PGresult *r = PQgetResult(b);
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
     cr_assert_str_eq(PQgetvalue(r, 0, 0), "f");
     PQclear(r);
     while ((r = PQgetResult(b)) != NULL)
         PQclear(r);
-    cr_assert_eq(q1(a, "SELECT count(*) FROM pg_class WHERE relname LIKE"
-                       " 'screening_result_recorded_p13%' AND relkind IN ('r', 'p')"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM pg_class WHERE relname LIKE"
+                          " 'screening_result_recorded_p13%' AND relkind IN ('r', 'p')"),
                  3); /* p13, the current month, 2020_05 */
     hf_free(ra);
-    PQfinish(a);
     PQfinish(b);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
 /* ==== loading ==== */
 
-Test(warehouse, fast_path_then_resend_slow_path, .timeout = 300)
+Test(warehouse, fast_path_then_resend_slow_path, .init = loading, .timeout = 300)
 {
-    const char *db = "hf_it_wh_load";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e, ae;
-    ev_init(&e, cat, "DonationCollected");
-    ev_init(&ae, cat, "AdverseEventReported");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
-    add_dc(b, &e, 1, 3000, 0);
+    ev_t ae;
+    ev_init(&ae, fx.cat, "AdverseEventReported");
+    add_dc(fx.b, &fx.e, 1, 3000, 0);
     for (unsigned i = 0; i < 50; i++) {
         ev_make(&ae, 100000 + i, "44", T0 + i, "create", 0);
-        add_ok(b, &ae, "hemoflow.adverse_event_reported", 1, i);
+        add_ok(fx.b, &ae, "hemoflow.adverse_event_reported", 1, i);
     }
-    offsets_ok(b, DC_TOPIC, 0, -1, 3000);
-    offsets_ok(b, "hemoflow.adverse_event_reported", 1, -1, 50);
-    cr_assert_eq(hf_wh_batch_rows(b), 3050);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 3000);
+    offsets_ok(fx.b, "hemoflow.adverse_event_reported", 1, -1, 50);
+    cr_assert_eq(hf_wh_batch_rows(fx.b), 3050);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.rows, 3050);
     cr_assert_eq(st.inserted, 3050);
     cr_assert_eq(st.duplicates, 0);
     cr_assert_eq(st.quarantined, 0);
     cr_assert_eq(st.table[DC].inserted, 3000);
     cr_assert(!st.table[DC].slow_path);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.adverse_event_reported"
-                       " WHERE cardinality(dins) = 2"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.adverse_event_reported"
+                          " WHERE cardinality(dins) = 2"),
                  50);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
-    cr_assert_eq(q1(c, "SELECT events FROM hemoflow.hf_completeness WHERE province_code = '32'"
-                       " AND event_date = '2026-03-01' AND event_type = 'DonationCollected'"),
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
+    cr_assert_eq(q1(fx.c, "SELECT events FROM hemoflow.hf_completeness WHERE province_code = '32'"
+                          " AND event_date = '2026-03-01' AND event_type = 'DonationCollected'"),
                  25);
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets WHERE topic ="
-                       " 'hemoflow.donation_collected' AND kafka_partition = 0"),
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets WHERE topic ="
+                          " 'hemoflow.donation_collected' AND kafka_partition = 0"),
                  3000);
     /* the values arrive intact */
-    char *row = q1s(c, "SELECT concat_ws('|', event_id, event_date, occurred_at AT TIME ZONE"
-                       " 'UTC', province_code, procedure, volume_ml, plasma_g, incomplete,"
-                       " kafka_offset) FROM hemoflow.donation_collected WHERE event_id ="
-                       " '00000000-0000-4000-8000-000000000001'");
+    char *row = q1s(fx.c, "SELECT concat_ws('|', event_id, event_date, occurred_at AT TIME ZONE"
+                          " 'UTC', province_code, procedure, volume_ml, plasma_g, incomplete,"
+                          " kafka_offset) FROM hemoflow.donation_collected WHERE event_id ="
+                          " '00000000-0000-4000-8000-000000000001'");
     cr_assert_str_eq(row, "00000000-0000-4000-8000-000000000001|2026-03-02|2026-03-02 01:30:01|"
                           "51|whole_blood|t|0");
     hf_free(row);
-    row = q1s(c, "SELECT max_occurred_at AT TIME ZONE 'UTC' FROM hemoflow.hf_completeness WHERE"
-                 " province_code = '44'");
+    row = q1s(fx.c, "SELECT max_occurred_at AT TIME ZONE 'UTC' FROM hemoflow.hf_completeness WHERE"
+                    " province_code = '44'");
     cr_assert_str_eq(row, "2026-03-01 01:30:00.000049");
     hf_free(row);
 
@@ -808,194 +818,160 @@ Test(warehouse, fast_path_then_resend_slow_path, .timeout = 300)
     hf_wh_tp_t tps[3] = {{DC_TOPIC, 0, 0}, {"hemoflow.adverse_event_reported", 1, 0},
                          {DC_TOPIC, 7, 0}};
     char err[512];
-    cr_assert_eq(hf_wh_offsets_get(wh, tps, 3, err, sizeof(err)), HF_OK, "%s", err);
+    cr_assert_eq(hf_wh_offsets_get(fx.wh, tps, 3, err, sizeof(err)), HF_OK, "%s", err);
     cr_assert_eq(tps[0].next_offset, 3000);
     cr_assert_eq(tps[1].next_offset, 50);
     cr_assert_eq(tps[2].next_offset, -1);
 
     /* a station resends everything: slow path, nothing new, no error */
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 1, 3000, 3000);
-    offsets_ok(b, DC_TOPIC, 0, 3000, 6000);
-    commit_ok(b, &st);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 1, 3000, 3000);
+    offsets_ok(fx.b, DC_TOPIC, 0, 3000, 6000);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 0);
     cr_assert_eq(st.duplicates, 3000);
     cr_assert(!st.table[DC].slow_path); /* found by the probe: nothing was sent */
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3000);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3050);
 
     /* some old, some new, one new twice in the batch */
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 2995, 10, 6000); /* 2995..3000 old (6), 3001..3004 new (4) */
-    add_dc(b, &e, 5000, 1, 6010);
-    add_dc(b, &e, 5000, 1, 6011);
-    offsets_ok(b, DC_TOPIC, 0, 6000, 6012);
-    commit_ok(b, &st);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 2995, 10, 6000); /* 2995..3000 old (6), 3001..3004 new (4) */
+    add_dc(fx.b, &fx.e, 5000, 1, 6010);
+    add_dc(fx.b, &fx.e, 5000, 1, 6011);
+    offsets_ok(fx.b, DC_TOPIC, 0, 6000, 6012);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.rows, 12);
     cr_assert_eq(st.inserted, 5);
     cr_assert_eq(st.duplicates, 7);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3005);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id ="
-                       " '00000000-0000-4000-8000-000000001388'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3005);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id ="
+                          " '00000000-0000-4000-8000-000000001388'"),
                  1);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3055);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3055);
     ev_free(&ae);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
 /* A batch where 5 % of the rows are resends of rows this loader committed:
  * the probe finds them, the rest takes the fast path, counts are exact;
  * a rejected row in the same batch is still isolated by bisection. */
-Test(warehouse, resends_found_by_probe, .timeout = 120)
+Test(warehouse, resends_found_by_probe, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_probe";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
-    add_dc(b, &e, 1, 2000, 0);
-    offsets_ok(b, DC_TOPIC, 0, -1, 2000);
+    add_dc(fx.b, &fx.e, 1, 2000, 0);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 2000);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 2000);
 
     /* 100 resends spread over the batch, 1899 new rows, one row with no
      * partition */
-    hf_wh_batch_reset(b);
+    hf_wh_batch_reset(fx.b);
     int64_t off = 2000;
     unsigned next = 10001, resent = 0;
     for (unsigned i = 0; i < 2000; i++) {
         if (i == 1234) {
-            ev_make(&e, 9999, "XX", T0, "create", 0);
-            add_ok(b, &e, DC_TOPIC, 0, off++);
+            ev_make(&fx.e, 9999, "XX", T0, "create", 0);
+            add_ok(fx.b, &fx.e, DC_TOPIC, 0, off++);
         } else if (i % 20 == 3) {
-            add_dc(b, &e, 1 + resent++ * 19, 1, off++);
+            add_dc(fx.b, &fx.e, 1 + resent++ * 19, 1, off++);
         } else {
-            add_dc(b, &e, next++, 1, off++);
+            add_dc(fx.b, &fx.e, next++, 1, off++);
         }
     }
     cr_assert_eq(resent, 100);
-    offsets_ok(b, DC_TOPIC, 0, 2000, off);
-    commit_ok(b, &st);
+    offsets_ok(fx.b, DC_TOPIC, 0, 2000, off);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.rows, 2000);
     cr_assert_eq(st.inserted, 1899);
     cr_assert_eq(st.duplicates, 100);
     cr_assert_eq(st.rejected, 1);
     cr_assert_eq(st.quarantined, 1);
     cr_assert(!st.table[DC].slow_path);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3899);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3899);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899);
     /* the resent rows were not touched: still the first load's offsets */
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id <"
-                       " '00000000-0000-4000-8000-000000002711' AND kafka_offset >= 2000"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id <"
+                          " '00000000-0000-4000-8000-000000002711' AND kafka_offset >= 2000"),
                  0);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE sqlstate = '23514'"), 1);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE sqlstate = '23514'"),
+                 1);
 
     /* a loader that did not commit the originals (a restart): the COPY meets
      * them, the slow path skips them; counts stay exact */
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    wh = wh_open(cfg, cat);
-    b = hf_wh_batch_new(wh);
-    add_dc(b, &e, 1, 50, off);          /* old */
-    add_dc(b, &e, 20001, 50, off + 50); /* new */
-    offsets_ok(b, DC_TOPIC, 0, off, off + 100);
-    commit_ok(b, &st);
+    hf_wh_batch_destroy(fx.b);
+    fx.b = NULL;
+    hf_wh_destroy(fx.wh);
+    fx.wh = NULL;
+    fx.wh = wh_open(fx.cfg, fx.cat);
+    fx.b = hf_wh_batch_new(fx.wh);
+    add_dc(fx.b, &fx.e, 1, 50, off);          /* old */
+    add_dc(fx.b, &fx.e, 20001, 50, off + 50); /* new */
+    offsets_ok(fx.b, DC_TOPIC, 0, off, off + 100);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 50);
     cr_assert_eq(st.duplicates, 50);
     cr_assert(st.table[DC].slow_path);
     off += 100;
     /* the next batch without duplicates takes the fast path again */
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 30001, 50, off);
-    offsets_ok(b, DC_TOPIC, 0, off, off + 50);
-    commit_ok(b, &st);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 30001, 50, off);
+    offsets_ok(fx.b, DC_TOPIC, 0, off, off + 50);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 50);
     cr_assert(!st.table[DC].slow_path);
     /* ... and this loader now knows the keys of both batches */
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 1, 10, off + 50);     /* resent to it before */
-    add_dc(b, &e, 30001, 10, off + 60); /* committed by it */
-    add_dc(b, &e, 40001, 10, off + 70); /* new */
-    offsets_ok(b, DC_TOPIC, 0, off + 50, off + 80);
-    commit_ok(b, &st);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 1, 10, off + 50);     /* resent to it before */
+    add_dc(fx.b, &fx.e, 30001, 10, off + 60); /* committed by it */
+    add_dc(fx.b, &fx.e, 40001, 10, off + 70); /* new */
+    offsets_ok(fx.b, DC_TOPIC, 0, off + 50, off + 80);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 10);
     cr_assert_eq(st.duplicates, 20);
     cr_assert(!st.table[DC].slow_path);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 3899 + 50 + 50 + 10);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899 + 50 + 50 + 10);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3899 + 50 + 50 + 10);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899 + 50 + 50 + 10);
 }
 
 /* The same key more than once in one batch, new and resent: the first copy
  * is kept, the others are duplicates. */
-Test(warehouse, in_batch_repeats, .timeout = 120)
+Test(warehouse, in_batch_repeats, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_repeats";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
-    add_dc(b, &e, 1, 100, 0);
-    offsets_ok(b, DC_TOPIC, 0, -1, 100);
+    add_dc(fx.b, &fx.e, 1, 100, 0);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 100);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 101, 100, 100); /* new, offsets 100..199 */
-    add_dc(b, &e, 150, 1, 200);   /* new and repeated, twice */
-    add_dc(b, &e, 150, 1, 201);
-    add_dc(b, &e, 5, 1, 202); /* resent, twice */
-    add_dc(b, &e, 5, 1, 203);
-    offsets_ok(b, DC_TOPIC, 0, 100, 204);
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 101, 100, 100); /* new, offsets 100..199 */
+    add_dc(fx.b, &fx.e, 150, 1, 200);   /* new and repeated, twice */
+    add_dc(fx.b, &fx.e, 150, 1, 201);
+    add_dc(fx.b, &fx.e, 5, 1, 202); /* resent, twice */
+    add_dc(fx.b, &fx.e, 5, 1, 203);
+    offsets_ok(fx.b, DC_TOPIC, 0, 100, 204);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.rows, 104);
     cr_assert_eq(st.inserted, 100);
     cr_assert_eq(st.duplicates, 4);
     cr_assert_eq(st.rejected, 0);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 200);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 200);
-    cr_assert_eq(q1(c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
-                       " '00000000-0000-4000-8000-000000000096'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 200);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 200);
+    cr_assert_eq(q1(fx.c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
+                          " '00000000-0000-4000-8000-000000000096'"),
                  149);
-    cr_assert_eq(q1(c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
-                       " '00000000-0000-4000-8000-000000000005'"),
+    cr_assert_eq(q1(fx.c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
+                          " '00000000-0000-4000-8000-000000000005'"),
                  4);
     /* only repeats, all of keys the loader committed */
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 7, 1, 204);
-    add_dc(b, &e, 7, 1, 205);
-    add_dc(b, &e, 7, 1, 206);
-    offsets_ok(b, DC_TOPIC, 0, 204, 207);
-    commit_ok(b, &st);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 7, 1, 204);
+    add_dc(fx.b, &fx.e, 7, 1, 205);
+    add_dc(fx.b, &fx.e, 7, 1, 206);
+    offsets_ok(fx.b, DC_TOPIC, 0, 204, 207);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 0);
     cr_assert_eq(st.duplicates, 3);
     cr_assert(!st.table[DC].slow_path);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 200);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 200);
 }
 
 typedef struct race_s {
@@ -1016,148 +992,115 @@ static void race_hook(void *arg, size_t table)
 /* Another loader inserts one of the batch's new keys between the probe and
  * the COPY: the COPY fails, the staging + ON CONFLICT path loads the rest,
  * and the row counts once, for the loader that inserted it. */
-Test(warehouse, dup_race_falls_back_to_on_conflict, .timeout = 120)
+Test(warehouse, dup_race_falls_back_to_on_conflict, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_race";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat), *wh2 = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
-    add_dc(b, &e, 1, 10, 0);
-    offsets_ok(b, DC_TOPIC, 0, -1, 10);
+    hf_wh_t *wh2 = wh_open(fx.cfg, fx.cat);
+    add_dc(fx.b, &fx.e, 1, 10, 0);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 10);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
 
     race_t race = {.other = hf_wh_batch_new(wh2)};
-    add_dc(race.other, &e, 1005, 1, 77); /* the same event, another loader's offsets */
+    add_dc(race.other, &fx.e, 1005, 1, 77); /* the same event, another loader's offsets */
     offsets_ok(race.other, DC_TOPIC, 9, -1, 78);
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 3, 1, 10);     /* a resend this loader knows: it probes */
-    add_dc(b, &e, 1001, 10, 11); /* new, one of them raced in by wh2 */
-    offsets_ok(b, DC_TOPIC, 0, 10, 21);
-    wh->probe_hook = race_hook;
-    wh->probe_hook_arg = &race;
-    commit_ok(b, &st);
-    wh->probe_hook = NULL;
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 3, 1, 10);     /* a resend this loader knows: it probes */
+    add_dc(fx.b, &fx.e, 1001, 10, 11); /* new, one of them raced in by wh2 */
+    offsets_ok(fx.b, DC_TOPIC, 0, 10, 21);
+    fx.wh->probe_hook = race_hook;
+    fx.wh->probe_hook_arg = &race;
+    commit_ok(fx.b, &st);
+    fx.wh->probe_hook = NULL;
     cr_assert_eq(race.fired, 1);
     cr_assert_eq(st.rows, 11);
     cr_assert_eq(st.inserted, 9);
     cr_assert_eq(st.duplicates, 2);
     cr_assert(st.table[DC].slow_path);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 20);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 20);
-    cr_assert_eq(q1(c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
-                       " '00000000-0000-4000-8000-0000000003ed'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 20);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 20);
+    cr_assert_eq(q1(fx.c, "SELECT kafka_offset FROM hemoflow.donation_collected WHERE event_id ="
+                          " '00000000-0000-4000-8000-0000000003ed'"),
                  77); /* wh2's copy */
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets WHERE kafka_partition = 0"),
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets WHERE kafka_partition = 0"),
                  21);
     hf_wh_batch_destroy(race.other);
-    hf_wh_batch_destroy(b);
     hf_wh_destroy(wh2);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, every_event_type_loads, .timeout = 120)
+Test(warehouse, every_event_type_loads, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_types";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
     for (size_t t = 0; t < hf_event_types_count; t++) {
         ev_t e;
-        ev_init(&e, cat, hf_event_types[t].name);
+        ev_init(&e, fx.cat, hf_event_types[t].name);
         for (unsigned i = 0; i < 3; i++) {
             ev_make(&e, (unsigned)(t * 100 + i), "33", T0 + i, "create", 0);
-            add_ok(b, &e, "hemoflow.mixed", (int32_t)t, i);
+            add_ok(fx.b, &e, "hemoflow.mixed", (int32_t)t, i);
         }
         ev_free(&e);
     }
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 3 * hf_event_types_count);
-    PGconn *c = conn_for(db);
     for (size_t t = 0; t < hf_event_types_count; t++) {
         char sql[256];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM hemoflow.%s_current",
                  hf_event_types[t].snake);
-        cr_assert_eq(q1(c, sql), 3, "%s", sql);
+        cr_assert_eq(q1(fx.c, sql), 3, "%s", sql);
         cr_assert_eq(st.table[t].inserted, 3);
     }
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donor_eligibility_assessed"
-                       " WHERE weight_kg IS NULL AND first_time"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donor_eligibility_assessed"
+                          " WHERE weight_kg IS NULL AND first_time"),
                  3);
-    PQfinish(c);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    hf_catalog_destroy(cat);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, rejected_rows_are_quarantined, .timeout = 120)
+Test(warehouse, rejected_rows_are_quarantined, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_quar";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
     hf_buf_t raw37 = {0};
     for (unsigned i = 0; i < 100; i++) {
-        ev_make(&e, i + 1, i == 37 ? "XX" : "32", T0 + i, "create", 0);
+        ev_make(&fx.e, i + 1, i == 37 ? "XX" : "32", T0 + i, "create", 0);
         if (i == 60)
-            set_str(&e, "event_id", "not-a-uuid");
+            set_str(&fx.e, "event_id", "not-a-uuid");
         if (i == 80)
-            set_str(&e, "donor_pid", "bad \xff\xfe utf8");
+            set_str(&fx.e, "donor_pid", "bad \xff\xfe utf8");
         if (i == 37 || i == 60 || i == 80) {
-            hf_buf_reset(&e.raw);
+            hf_buf_reset(&fx.e.raw);
             char err[256];
-            cr_assert_eq(hf_catalog_encode(cat, &e.val, e.fp, &e.raw, err, sizeof(err)), HF_OK);
+            cr_assert_eq(
+                hf_catalog_encode(fx.cat, &fx.e.val, fx.e.fp, &fx.e.raw, err, sizeof(err)), HF_OK);
         }
         if (i == 37)
-            hf_buf_append(&raw37, e.raw.data, e.raw.len);
-        add_ok(b, &e, DC_TOPIC, 3, 500 + i);
+            hf_buf_append(&raw37, fx.e.raw.data, fx.e.raw.len);
+        add_ok(fx.b, &fx.e, DC_TOPIC, 3, 500 + i);
     }
     hf_wh_quarantine_t q = {.topic = DC_TOPIC, .partition = 3, .offset = 600,
                             .event_type = NULL, .reason_code = "decode",
                             .detail = "truncated body", .raw = "\xc3\x01\x00", .raw_len = 3};
     char err[256];
-    cr_assert_eq(hf_wh_batch_add_quarantine(b, &q, err, sizeof(err)), HF_OK);
-    offsets_ok(b, DC_TOPIC, 3, -1, 601);
+    cr_assert_eq(hf_wh_batch_add_quarantine(fx.b, &q, err, sizeof(err)), HF_OK);
+    offsets_ok(fx.b, DC_TOPIC, 3, -1, 601);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.rows, 100);
     cr_assert_eq(st.inserted, 97);
     cr_assert_eq(st.rejected, 3);
     cr_assert_eq(st.quarantined, 4);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 97);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 97);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 4);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 537"
-                       " AND reason_code = 'pg_constraint' AND sqlstate = '23514'"
-                       " AND event_type = 'DonationCollected' AND fingerprint ~ '^[0-9a-f]{16}$'"
-                       " AND kafka_partition = 3"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 97);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 97);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 4);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 537"
+                          " AND reason_code = 'pg_constraint' AND sqlstate = '23514'"
+                          " AND event_type = 'DonationCollected' AND fingerprint ~ '^[0-9a-f]{16}$'"
+                          " AND kafka_partition = 3"),
                  1);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 560"
-                       " AND reason_code = 'pg_data' AND sqlstate = '22P02'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 560"
+                          " AND reason_code = 'pg_data' AND sqlstate = '22P02'"),
                  1);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 580"
-                       " AND reason_code = 'pg_data' AND sqlstate = '22021'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 580"
+                          " AND reason_code = 'pg_data' AND sqlstate = '22021'"),
                  1);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 600"
-                       " AND reason_code = 'decode' AND sqlstate IS NULL AND fingerprint IS NULL"
-                       " AND raw = '\\xc30100'"),
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine WHERE kafka_offset = 600"
+                          " AND reason_code = 'decode' AND sqlstate IS NULL AND fingerprint IS NULL"
+                          " AND raw = '\\xc30100'"),
                  1);
     /* the raw bytes of a rejected row are the message, unchanged */
     hf_buf_t hex = {0};
@@ -1167,38 +1110,25 @@ Test(warehouse, rejected_rows_are_quarantined, .timeout = 120)
         hf_buf_append(&hex, h, 2);
     }
     hf_buf_append(&hex, "", 1);
-    char *got = q1s(c, "SELECT encode(raw, 'hex') FROM hemoflow.hf_quarantine"
-                       " WHERE kafka_offset = 537");
+    char *got = q1s(fx.c, "SELECT encode(raw, 'hex') FROM hemoflow.hf_quarantine"
+                          " WHERE kafka_offset = 537");
     cr_assert_str_eq(got, (char *)hex.data);
     hf_free(got);
     hf_buf_free(&hex);
     hf_buf_free(&raw37);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, offsets_compare_and_set, .timeout = 120)
+Test(warehouse, offsets_compare_and_set, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_cas";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh1 = wh_open(cfg, cat), *wh2 = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b1 = hf_wh_batch_new(wh1), *b2 = hf_wh_batch_new(wh2);
-    add_dc(b1, &e, 1, 100, 0);
-    offsets_ok(b1, DC_TOPIC, 0, -1, 100);
+    hf_wh_t *wh2 = wh_open(fx.cfg, fx.cat);
+    hf_wh_batch_t *b2 = hf_wh_batch_new(wh2);
+    add_dc(fx.b, &fx.e, 1, 100, 0);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 100);
     hf_wh_stats_t st;
-    commit_ok(b1, &st);
+    commit_ok(fx.b, &st);
 
     /* a zombie that still believes nothing was stored */
-    add_dc(b2, &e, 1001, 100, 0);
+    add_dc(b2, &fx.e, 1001, 100, 0);
     hf_wh_quarantine_t q = {.topic = DC_TOPIC, .partition = 0, .offset = 42,
                             .reason_code = "validate", .raw = "x", .raw_len = 1};
     char err[512];
@@ -1209,192 +1139,147 @@ Test(warehouse, offsets_compare_and_set, .timeout = 120)
     /* ... or a stale offset */
     offsets_ok(b2, DC_TOPIC, 0, 50, 150);
     cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_CONFLICT);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 100);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 0);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 100);
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 100);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 100);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 0);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 100);
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets"), 100);
 
     /* two live committers with the same expectation: exactly one wins */
-    hf_wh_batch_reset(b1);
-    add_dc(b1, &e, 2001, 10, 100);
-    offsets_ok(b1, DC_TOPIC, 0, 100, 110);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 2001, 10, 100);
+    offsets_ok(fx.b, DC_TOPIC, 0, 100, 110);
     offsets_ok(b2, DC_TOPIC, 0, 100, 200);
-    commit_ok(b1, &st);
+    commit_ok(fx.b, &st);
     cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_CONFLICT);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 110);
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 110);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 110);
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets"), 110);
     /* the right expectation goes through, the same batch object */
     offsets_ok(b2, DC_TOPIC, 0, 110, 210);
     commit_ok(b2, &st);
     cr_assert_eq(st.inserted, 100);
     cr_assert_eq(st.quarantined, 1);
     cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_INVALID);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 210);
-    hf_wh_batch_destroy(b1);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 210);
     hf_wh_batch_destroy(b2);
-    hf_wh_destroy(wh1);
     hf_wh_destroy(wh2);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, transient_error_reconnect_recommit, .timeout = 120)
+Test(warehouse, transient_error_reconnect_recommit, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_transient";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
-    add_dc(b, &e, 1, 500, 0);
-    add_dc(b, &e, 1, 1, 500); /* a duplicate in the batch: the slow path too */
-    offsets_ok(b, DC_TOPIC, 0, -1, 501);
+    add_dc(fx.b, &fx.e, 1, 500, 0);
+    add_dc(fx.b, &fx.e, 1, 1, 500); /* a duplicate in the batch: the slow path too */
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 501);
     char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int", hf_wh_backend_pid(wh));
-    cr_assert_eq(q1(c, sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int", hf_wh_backend_pid(fx.wh));
+    cr_assert_eq(q1(fx.c, sql), 1);
     usleep(100 * 1000);
     hf_wh_stats_t st;
     char err[512];
-    hf_err_t r = hf_wh_batch_commit(b, &st, err, sizeof(err));
+    hf_err_t r = hf_wh_batch_commit(fx.b, &st, err, sizeof(err));
     cr_assert_eq(r, HF_ERR_PG_TRANSIENT, "%s: %s", hf_err_name(r), err);
     cr_assert(hf_err_retriable(r));
-    cr_assert(!hf_wh_connected(wh));
+    cr_assert(!hf_wh_connected(fx.wh));
     /* still not connected: the same answer */
-    cr_assert_eq(hf_wh_batch_commit(b, &st, err, sizeof(err)), HF_ERR_PG_TRANSIENT);
-    cr_assert_eq(hf_wh_reconnect(wh, err, sizeof(err)), HF_OK, "%s", err);
-    commit_ok(b, &st);
+    cr_assert_eq(hf_wh_batch_commit(fx.b, &st, err, sizeof(err)), HF_ERR_PG_TRANSIENT);
+    cr_assert_eq(hf_wh_reconnect(fx.wh, err, sizeof(err)), HF_OK, "%s", err);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 500);
     cr_assert_eq(st.duplicates, 1);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 500);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 500);
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 501);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 500);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 500);
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets"), 501);
 
     /* killed in the middle of a slow-path batch (while waiting on a lock) */
-    hf_wh_batch_reset(b);
-    add_dc(b, &e, 1, 10, 501);
-    add_dc(b, &e, 9001, 10, 511);
-    offsets_ok(b, DC_TOPIC, 0, 501, 521);
-    PGconn *locker = conn_for(db);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 1, 10, 501);
+    add_dc(fx.b, &fx.e, 9001, 10, 511);
+    offsets_ok(fx.b, DC_TOPIC, 0, 501, 521);
+    PGconn *locker = conn_for(fx.db);
     exec_ok(locker, "BEGIN");
     exec_ok(locker, "LOCK TABLE hemoflow.hf_completeness IN EXCLUSIVE MODE");
     snprintf(sql, sizeof(sql),
-             "SELECT pg_terminate_backend(%d)::int FROM pg_sleep(1)", hf_wh_backend_pid(wh));
-    cr_assert_eq(PQsendQuery(c, sql), 1);
-    r = hf_wh_batch_commit(b, &st, err, sizeof(err));
+             "SELECT pg_terminate_backend(%d)::int FROM pg_sleep(1)", hf_wh_backend_pid(fx.wh));
+    cr_assert_eq(PQsendQuery(fx.c, sql), 1);
+    r = hf_wh_batch_commit(fx.b, &st, err, sizeof(err));
     cr_assert_eq(r, HF_ERR_PG_TRANSIENT, "%s: %s", hf_err_name(r), err);
     PGresult *res;
-    while ((res = PQgetResult(c)) != NULL)
+    while ((res = PQgetResult(fx.c)) != NULL)
         PQclear(res);
     exec_ok(locker, "COMMIT");
     PQfinish(locker);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 500);
-    cr_assert_eq(hf_wh_reconnect(wh, err, sizeof(err)), HF_OK, "%s", err);
-    commit_ok(b, &st);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 500);
+    cr_assert_eq(hf_wh_reconnect(fx.wh, err, sizeof(err)), HF_OK, "%s", err);
+    commit_ok(fx.b, &st);
     cr_assert_eq(st.inserted, 10);
     cr_assert_eq(st.duplicates, 10);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 510);
-    cr_assert_eq(q1(c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 510);
-    cr_assert_eq(q1(c, "SELECT next_offset FROM hemoflow.hf_offsets"), 521);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 510);
+    cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 510);
+    cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets"), 521);
 }
 
-Test(warehouse, current_views_after_amend_and_retract, .timeout = 120)
+Test(warehouse, current_views_after_amend_and_retract, .init = loading, .timeout = 120)
 {
-    const char *db = "hf_it_wh_current";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    hf_catalog_t *cat = catalog();
-    hf_wh_t *wh = wh_open(cfg, cat);
-    PGconn *c = conn_for(db);
-    ev_t e;
-    ev_init(&e, cat, "DonationCollected");
-    hf_wh_batch_t *b = hf_wh_batch_new(wh);
-    ev_make(&e, 1, "32", T0, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 0);
-    ev_make(&e, 2, "32", T0, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 1);
-    ev_make(&e, 3, "51", T0, "create", 0);
-    add_ok(b, &e, DC_TOPIC, 0, 2);
-    offsets_ok(b, DC_TOPIC, 0, -1, 3);
+    ev_make(&fx.e, 1, "32", T0, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 0);
+    ev_make(&fx.e, 2, "32", T0, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 1);
+    ev_make(&fx.e, 3, "51", T0, "create", 0);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 2);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 3);
     hf_wh_stats_t st;
-    commit_ok(b, &st);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_current"), 3);
+    commit_ok(fx.b, &st);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected_current"), 3);
     /* amend 1, then amend the amendment; retract 2 */
-    hf_wh_batch_reset(b);
-    ev_make(&e, 4, "32", T0, "amend", 1);
-    avro_value_t f = fld(&e, "volume_ml"), br;
+    hf_wh_batch_reset(fx.b);
+    ev_make(&fx.e, 4, "32", T0, "amend", 1);
+    avro_value_t f = fld(&fx.e, "volume_ml"), br;
     avro_value_set_branch(&f, 1, &br);
     avro_value_set_int(&br, 300);
-    hf_buf_reset(&e.raw);
+    hf_buf_reset(&fx.e.raw);
     char err[256];
-    cr_assert_eq(hf_catalog_encode(cat, &e.val, e.fp, &e.raw, err, sizeof(err)), HF_OK);
-    add_ok(b, &e, DC_TOPIC, 0, 3);
-    ev_make(&e, 5, "32", T0, "amend", 4);
-    add_ok(b, &e, DC_TOPIC, 0, 4);
-    ev_make(&e, 6, "32", T0, "retract", 2);
-    add_ok(b, &e, DC_TOPIC, 0, 5);
-    offsets_ok(b, DC_TOPIC, 0, 3, 6);
-    commit_ok(b, &st);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected"), 6);
-    cr_assert_eq(q1(c, "SELECT count(*) FROM hemoflow.donation_collected_current"), 2);
-    char *ids = q1s(c, "SELECT string_agg(right(event_id::text, 1), ',' ORDER BY event_id)"
-                       " FROM hemoflow.donation_collected_current");
+    cr_assert_eq(hf_catalog_encode(fx.cat, &fx.e.val, fx.e.fp, &fx.e.raw, err, sizeof(err)), HF_OK);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 3);
+    ev_make(&fx.e, 5, "32", T0, "amend", 4);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 4);
+    ev_make(&fx.e, 6, "32", T0, "retract", 2);
+    add_ok(fx.b, &fx.e, DC_TOPIC, 0, 5);
+    offsets_ok(fx.b, DC_TOPIC, 0, 3, 6);
+    commit_ok(fx.b, &st);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 6);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected_current"), 2);
+    char *ids = q1s(fx.c, "SELECT string_agg(right(event_id::text, 1), ',' ORDER BY event_id)"
+                          " FROM hemoflow.donation_collected_current");
     cr_assert_str_eq(ids, "3,5");
     hf_free(ids);
-    hf_wh_batch_destroy(b);
-    hf_wh_destroy(wh);
-    ev_free(&e);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
 
-Test(warehouse, loader_refuses_table_not_matching_schema, .timeout = 120)
+Test(warehouse, loader_refuses_table_not_matching_schema, .init = migrated, .timeout = 120)
 {
-    const char *db = "hf_it_wh_mismatch";
-    hf_config_t *cfg = fresh(db, "month", 0);
-    PGconn *c = conn_for(db);
-    hf_catalog_t *cat = catalog();
     hf_wh_t *wh = NULL;
     char err[1024];
     /* nullability */
-    exec_ok(c, "ALTER TABLE hemoflow.unit_moved ALTER COLUMN din DROP NOT NULL");
-    cr_assert_eq(hf_wh_open(cfg, cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
+    exec_ok(fx.c, "ALTER TABLE hemoflow.unit_moved ALTER COLUMN din DROP NOT NULL");
+    cr_assert_eq(hf_wh_open(fx.cfg, fx.cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
     cr_assert_null(wh);
     cr_assert(strstr(err, "hemoflow.unit_moved") && strstr(err, "'din'"), "%s", err);
-    exec_ok(c, "ALTER TABLE hemoflow.unit_moved ALTER COLUMN din SET NOT NULL");
+    exec_ok(fx.c, "ALTER TABLE hemoflow.unit_moved ALTER COLUMN din SET NOT NULL");
     /* a newer schema version without its migration */
-    exec_ok(c, "DROP VIEW hemoflow.donation_collected_current");
-    exec_ok(c, "ALTER TABLE hemoflow.donation_collected DROP COLUMN anticoagulant_ml");
-    cr_assert_eq(hf_wh_open(cfg, cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
+    exec_ok(fx.c, "DROP VIEW hemoflow.donation_collected_current");
+    exec_ok(fx.c, "ALTER TABLE hemoflow.donation_collected DROP COLUMN anticoagulant_ml");
+    cr_assert_eq(hf_wh_open(fx.cfg, fx.cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
     cr_assert(strstr(err, "hemoflow.donation_collected") && strstr(err, "anticoagulant_ml") &&
                   strstr(err, "DonationCollected v2"),
               "%s", err);
     /* the migration of a new field: ADD COLUMN (after the load columns) is enough */
-    exec_ok(c, "ALTER TABLE hemoflow.donation_collected ADD COLUMN anticoagulant_ml integer");
-    hf_err_t r = hf_wh_open(cfg, cat, &wh, err, sizeof(err));
+    exec_ok(fx.c, "ALTER TABLE hemoflow.donation_collected ADD COLUMN anticoagulant_ml integer");
+    hf_err_t r = hf_wh_open(fx.cfg, fx.cat, &wh, err, sizeof(err));
     cr_assert_eq(r, HF_OK, "%s", err);
     hf_wh_destroy(wh);
     wh = NULL;
     /* right columns, wrong order */
-    exec_ok(c, "ALTER TABLE hemoflow.donation_collected DROP COLUMN incomplete");
-    exec_ok(c, "ALTER TABLE hemoflow.donation_collected ADD COLUMN incomplete boolean NOT NULL");
-    cr_assert_eq(hf_wh_open(cfg, cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
+    exec_ok(fx.c, "ALTER TABLE hemoflow.donation_collected DROP COLUMN incomplete");
+    exec_ok(fx.c, "ALTER TABLE hemoflow.donation_collected ADD COLUMN incomplete boolean NOT NULL");
+    cr_assert_eq(hf_wh_open(fx.cfg, fx.cat, &wh, err, sizeof(err)), HF_ERR_SCHEMA);
     cr_assert(strstr(err, "column 21 is 'anticoagulant_ml'") && strstr(err, "'incomplete'"),
               "%s", err);
-    hf_catalog_destroy(cat);
-    PQfinish(c);
-    hf_config_destroy(cfg);
-    db_drop(db);
 }
