@@ -182,13 +182,13 @@ hf_err_t hf_wh_batch_add_quarantine(hf_wh_batch_t *b, const hf_wh_quarantine_t *
                         q->raw_len);
 }
 
-hf_err_t hf_wh_batch_add_event(hf_wh_batch_t *b, const hf_decoded_t *ev, const char *topic,
-                               int32_t partition, int64_t offset, const void *raw, size_t raw_len,
-                               char *errstr, size_t errstr_size)
+hf_err_t hf_wh_batch_add_event(hf_wh_batch_t *b, const hf_decoded_t *ev, const hf_norm_t *key,
+                               const char *topic, int32_t partition, int64_t offset,
+                               const void *raw, size_t raw_len, char *errstr, size_t errstr_size)
 {
     if (b->committed)
         return hf_err_set(HF_ERR_INVALID, errstr, errstr_size, "batch committed: reset it first");
-    if (!ev || !ev->value || !ev->event_type || !topic || (!raw && raw_len))
+    if (!ev || !ev->value || !ev->event_type || !key || !topic || (!raw && raw_len))
         return hf_err_set(HF_ERR_INVALID, errstr, errstr_size, "add_event: missing argument");
     if (raw_len > UINT32_MAX)
         return hf_err_set(HF_ERR_OVERSIZE, errstr, errstr_size, "message larger than 4 GiB");
@@ -202,11 +202,10 @@ hf_err_t hf_wh_batch_add_event(hf_wh_batch_t *b, const hf_decoded_t *ev, const c
                           ev->event_type->name);
     const hf__table_t *tab = &wh->tables[ti];
     hf__tbatch_t *tb = &b->t[ti];
-    hf__rowkey_t key;
     char sqlstate[6], why[256];
     size_t before = tb->data.len;
-    hf__enc_t r = hf__wh_encode_row(tab, ev->value, partition, offset, &tb->data, &key, sqlstate,
-                                    why, sizeof(why));
+    hf__enc_t r = hf__wh_encode_row(tab, ev->value, key->event_date, partition, offset, &tb->data,
+                                    sqlstate, why, sizeof(why));
     if (r == HF__ENC_SHAPE)
         return hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s", why);
     b->nrows++;
@@ -234,12 +233,17 @@ hf_err_t hf_wh_batch_add_event(hf_wh_batch_t *b, const hf_decoded_t *ev, const c
     row->topic = hf__topic_index(b, topic);
     row->partition = partition;
     row->offset = offset;
-    row->event_date = key.event_date;
-    row->occurred_us = key.occurred_us;
+    row->event_date = key->event_date;
+    row->occurred_us = key->occurred_at_us;
     row->fingerprint = ev->fingerprint;
-    row->province[0] = key.province[0];
-    row->province[1] = key.province[1];
-    row->province_ok = key.province_ok;
+    row->province[0] = key->province[0];
+    row->province[1] = key->province[1];
+    /* hf_normalize lets only known provinces through; a key from elsewhere
+     * whose province cannot have a partition goes to PostgreSQL anyway,
+     * which refuses it (23514) and the row is quarantined. */
+    row->province_ok = key->province[0] >= '0' && key->province[0] <= '9' &&
+                       key->province[1] >= '0' && key->province[1] <= '9' &&
+                       key->province[2] == '\0';
     row->state = HF__ROW_PENDING;
     row->raw_off = hf__raw_keep(b, raw, raw_len);
     row->raw_len = (uint32_t)raw_len;

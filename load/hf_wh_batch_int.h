@@ -32,12 +32,12 @@ typedef struct hf__row_s {
     uint32_t seq;        /* order added: a stable sort */
     uint32_t topic;      /* index into b->topics */
     int32_t partition;
-    int32_t event_date;  /* days since 1970, station-local */
+    int32_t event_date;  /* days since 1970, station-local (from the hf_norm_t) */
     int64_t offset;
     int64_t occurred_us;
     uint64_t fingerprint;
     char province[2];
-    bool province_ok;
+    bool province_ok;    /* exactly two ASCII digits: can have a partition */
     uint8_t state;
 } hf__row_t;
 

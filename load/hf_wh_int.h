@@ -50,7 +50,7 @@ typedef struct hf__table_s {
     int version;               /* newest schema version */
     size_t nfields;
     hf__col_t *fields;         /* owned, nfields, in schema order */
-    int i_province, i_occurred, i_utc_offset; /* field indexes, -1 = absent */
+    int i_province, i_occurred, i_utc_offset; /* envelope field indexes (required) */
     char *columns;             /* "event_date, <fields>, kafka_partition, kafka_offset" */
     char *copy_sql;            /* COPY hemoflow.<t> (cols) FROM STDIN (FORMAT binary) */
     char *stage_copy_sql;      /* same into pg_temp.hf_stage_<t> */
@@ -76,19 +76,6 @@ extern const unsigned char hf__copy_header[19];
 extern const unsigned char hf__copy_trailer[2];
 
 
-/* Station-local calendar date of an instant: floor((occurred_us +
- * utc_offset_minutes * 60e6) / 86400e6), as days since 1970-01-01. false on
- * overflow. */
-bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out);
-
-/* What a row needs besides its COPY bytes. */
-typedef struct hf__rowkey_s {
-    char province[2];
-    bool province_ok;    /* exactly two ASCII digits */
-    int32_t event_date;  /* days since 1970-01-01 (local date) */
-    int64_t occurred_us; /* µs since 1970 */
-} hf__rowkey_t;
-
 typedef enum hf__enc_e {
     HF__ENC_OK = 0,
     HF__ENC_DATA,  /* a value PostgreSQL would reject: quarantine (sqlstate set) */
@@ -96,11 +83,13 @@ typedef enum hf__enc_e {
 } hf__enc_t;
 
 /* Append one binary COPY tuple for record v (an instance of t's schema) to
- * out: event_date, the fields, kafka_partition, kafka_offset. On anything
- * but HF__ENC_OK out->len is restored, errstr says why, and for
- * HF__ENC_DATA sqlstate (6 bytes) holds the SQLSTATE PostgreSQL would use. */
-hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka_partition,
-                            int64_t kafka_offset, hf_buf_t *out, hf__rowkey_t *key,
+ * out: event_date (days since 1970-01-01: the station-local date that
+ * hf_normalize decided, not derived here again), the fields,
+ * kafka_partition, kafka_offset. On anything but HF__ENC_OK out->len is
+ * restored, errstr says why, and for HF__ENC_DATA sqlstate (6 bytes) holds
+ * the SQLSTATE PostgreSQL would use. */
+hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t event_date,
+                            int32_t kafka_partition, int64_t kafka_offset, hf_buf_t *out,
                             char sqlstate[6], char *errstr, size_t errstr_size);
 
 /* ==== the connection (hf_wh_conn.c) ==== */
