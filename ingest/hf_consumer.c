@@ -563,8 +563,8 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         c->stats.duplicates++;
         return; /* the same event twice in one batch: keep the first */
     }
-    e = hf_wh_batch_add_event(c->batch, &d, topic, m->partition, m->offset, m->payload, m->len,
-                              err, sizeof(err));
+    e = hf_wh_batch_add_event(c->batch, &d, &n, topic, m->partition, m->offset, m->payload,
+                              m->len, err, sizeof(err));
     if (e)
         hf__fatal(c, e, "event does not fit its table (run `hemoflow migrate`?): %s", err);
 }

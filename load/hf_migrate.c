@@ -15,8 +15,8 @@
 #include "hf_cal.h"
 #include "hf_log.h"
 #include "hf_mem.h"
+#include "hf_pg.h"
 #include "hf_province.h"
-#include "hf_wh_int.h"
 
 /* pg_advisory_lock key serializing migrations ("hfmigr" in ASCII). */
 #define HF__MIGRATE_LOCK "114776318117490"

@@ -9,7 +9,10 @@
  *
  * A batch (hf_wh_batch_t) collects decoded events, converted on add into
  * PostgreSQL binary COPY rows kept per fact table, plus quarantine records
- * and the offsets range of every (topic, partition) it covers. Committing it
+ * and the offsets range of every (topic, partition) it covers. A row's
+ * partition key (province, station-local event date) and instant are the
+ * ones hf_normalize (transform/) decided for the event, passed in with it;
+ * the loader does not derive them again. Committing it
  * is ONE transaction: offsets compare-and-set first (a zombie that lost its
  * partitions gets HF_ERR_CONFLICT and writes nothing), then per table:
  * rows whose key this connection may have committed before (a Bloom filter
@@ -51,6 +54,7 @@
 #include "hf_catalog.h"
 #include "hf_config.h"
 #include "hf_err.h"
+#include "hf_normalize.h"
 
 typedef struct hf_wh_s hf_wh_t;
 typedef struct hf_wh_batch_s hf_wh_batch_t;
@@ -109,9 +113,12 @@ void hf_wh_batch_destroy(hf_wh_batch_t *b); /* NULL is a no-op */
 /* Empty the batch for reuse (keeps its memory). */
 void hf_wh_batch_reset(hf_wh_batch_t *b);
 
-/* Add one decoded event read from topic/partition/offset. raw/raw_len is the
- * Kafka message value (kept in the batch, for quarantine if PostgreSQL
- * rejects the row). ev, topic and raw are only read during the call.
+/* Add one decoded event read from topic/partition/offset. key is what
+ * hf_normalize produced for ev: the row's event_date column and partition
+ * key are key->event_date and key->province, its instant (completeness)
+ * key->occurred_at_us. raw/raw_len is the Kafka message value (kept in the
+ * batch, for quarantine if PostgreSQL rejects the row). ev, key, topic and
+ * raw are only read during the call.
  * A value the loader itself finds bad (e.g. event_id not a UUID, a time out
  * of range) is not an error: it becomes a quarantine record (reason_code
  * 'pg_data', SQLSTATE as PostgreSQL would report it) and HF_OK is returned.
@@ -119,9 +126,9 @@ void hf_wh_batch_reset(hf_wh_batch_t *b);
  * table (the decoder and the verified tables disagree: a bug, or a catalogue
  * newer than the warehouse); HF_ERR_INVALID when the batch is committed and
  * not yet reset. */
-hf_err_t hf_wh_batch_add_event(hf_wh_batch_t *b, const hf_decoded_t *ev, const char *topic,
-                               int32_t partition, int64_t offset, const void *raw, size_t raw_len,
-                               char *errstr, size_t errstr_size)
+hf_err_t hf_wh_batch_add_event(hf_wh_batch_t *b, const hf_decoded_t *ev, const hf_norm_t *key,
+                               const char *topic, int32_t partition, int64_t offset,
+                               const void *raw, size_t raw_len, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 typedef struct hf_wh_quarantine_s {

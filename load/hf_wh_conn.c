@@ -1,20 +1,21 @@
 /*
  * hf_wh_conn — the loader connection: connect, verify every fact table
  * against the newest schema of its event type, check the partition
- * granularity, create the session's staging tables, remember which
- * partitions exist, and read stored offsets.
+ * granularity, create the session's staging tables, keep the cache of
+ * partitions known to exist (filled and used by hf_wh_part.c), and read
+ * stored offsets.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hf_cal.h"
 #include "hf_log.h"
 #include "hf_wh_int.h"
 
 /* ==== partition cache ==== */
 
-/* Keys are hf__wh_part_key values, stored as native uint64_t bytes. */
+/* Keys are hf__wh_part_key values (hf_wh_part.c), stored as native uint64_t
+ * bytes. */
 
 bool hf__wh_part_known(const hf_wh_t *wh, uint64_t key)
 {
@@ -29,39 +30,6 @@ void hf__wh_part_add(hf_wh_t *wh, uint64_t key)
 void hf__wh_part_forget_all(hf_wh_t *wh)
 {
     hf_hashset_clear(wh->parts);
-}
-
-/* Parse "<table>_p<PP>_<YYYY>_<MM>[_<DD>]" leaf names into the cache. */
-static void hf__part_learn(hf_wh_t *wh, const char *relname)
-{
-    for (size_t t = 0; t < wh->ntables; t++) {
-        const char *snake = wh->tables[t].et->snake;
-        size_t sl = strlen(snake);
-        if (strncmp(relname, snake, sl) != 0 || strncmp(relname + sl, "_p", 2) != 0)
-            continue;
-        const char *p = relname + sl + 2;
-        int y, m, d = 1;
-        char prov[3], tail;
-        int n = sscanf(p, "%2[0-9]_%4d_%2d_%2d%c", prov, &y, &m, &d, &tail);
-        bool daily_name = n == 4;
-        if (!(n == 3 || n == 4) || strlen(prov) != 2 || daily_name != wh->daily)
-            continue;
-        hf__wh_part_add(wh, hf__wh_part_key(t, prov, (int32_t)hf_cal_days_from_civil(y, m, d)));
-        return;
-    }
-}
-
-/* ==== array literals ==== */
-
-void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n)
-{
-    hf_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            hf_buf_append(b, "\\", 1);
-        hf_buf_append(b, &s[i], 1);
-    }
-    hf_buf_append(b, "\"", 1);
 }
 
 /* ==== verification ==== */
@@ -187,24 +155,6 @@ static hf_err_t hf__check_granularity(hf_wh_t *wh, char *errstr, size_t errstr_s
                          "warehouse.partition_granularity is '%s' but the warehouse was created "
                          "with '%s' (fixed at the first migrate): fix the configuration",
                          wh->daily ? "day" : "month", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return err;
-}
-
-static hf_err_t hf__load_partitions(hf_wh_t *wh, char *errstr, size_t errstr_size)
-{
-    PGresult *r = PQexec(wh->conn, "SELECT c.relname FROM pg_class c"
-                                   " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                                   " WHERE n.nspname = 'hemoflow' AND c.relispartition"
-                                   " AND c.relkind = 'r'");
-    hf_err_t err = HF_OK;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        err = hf__pg_fail(wh->conn, r, "list partitions", NULL, errstr, errstr_size);
-    } else {
-        hf__wh_part_forget_all(wh);
-        for (int i = 0; i < PQntuples(r); i++)
-            hf__part_learn(wh, PQgetvalue(r, i, 0));
-    }
     PQclear(r);
     return err;
 }

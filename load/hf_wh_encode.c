@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "hf_buf.h"
-#include "hf_cal.h"
 #include "hf_uuid.h"
 #include "hf_wh_int.h"
 
@@ -190,25 +189,6 @@ static inline void hf__put_text(hf_buf_t *b, const char *s, size_t n)
     hf_buf_append(b, s, n);
 }
 
-
-bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out)
-{
-    int64_t local;
-    if (__builtin_add_overflow(occurred_us, (int64_t)utc_offset_minutes * INT64_C(60000000),
-                               &local))
-        return false;
-    int64_t days = hf_cal_floordiv(local, HF_CAL_US_PER_DAY);
-    if (days < INT32_MIN + HF__PG_EPOCH_DAYS || days > INT32_MAX)
-        return false;
-    *days_out = (int32_t)days;
-    return true;
-}
-
-int32_t hf__wh_period_start(int32_t day, bool daily)
-{
-    return daily ? day : hf_cal_month_start(day);
-}
-
 /* ==== the row encoder ==== */
 
 /* Text of a string value without Avro C's trailing NUL. */
@@ -351,8 +331,8 @@ static hf__enc_t hf__encode_value(const hf__col_t *c, avro_value_t *v, hf_buf_t 
     return HF__SHAPE("field %s: unknown column kind", c->name);
 }
 
-hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka_partition,
-                            int64_t kafka_offset, hf_buf_t *out, hf__rowkey_t *key,
+hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t event_date,
+                            int32_t kafka_partition, int64_t kafka_offset, hf_buf_t *out,
                             char sqlstate[6], char *errstr, size_t errstr_size)
 {
     size_t start = out->len;
@@ -363,31 +343,16 @@ hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka
         return HF__SHAPE("%s: value has %zu fields, the table's schema v%d has %zu",
                          t->et->snake, count, t->version, t->nfields);
 
-    /* The partition key first: province, occurred_at, utc_offset_minutes. */
-    avro_value_t f;
-    const char *prov;
-    size_t prov_len;
-    int32_t offset_min;
-    if (avro_value_get_by_index(v, (size_t)t->i_province, &f, NULL) != 0 ||
-        !hf__get_text(&f, &prov, &prov_len) ||
-        avro_value_get_by_index(v, (size_t)t->i_occurred, &f, NULL) != 0 ||
-        avro_value_get_long(&f, &key->occurred_us) != 0 ||
-        avro_value_get_by_index(v, (size_t)t->i_utc_offset, &f, NULL) != 0 ||
-        avro_value_get_int(&f, &offset_min) != 0)
-        return HF__SHAPE("%s: envelope fields do not have their schema types", t->et->snake);
-    key->province[0] = prov_len > 0 ? prov[0] : '?';
-    key->province[1] = prov_len > 1 ? prov[1] : '?';
-    key->province_ok = prov_len == 2 && prov[0] >= '0' && prov[0] <= '9' && prov[1] >= '0' &&
-                       prov[1] <= '9';
-    if (!hf__wh_local_date(key->occurred_us, offset_min, &key->event_date) ||
-        key->event_date < -2440588 || key->event_date >= 2147483494 - 2440588)
-        return HF__DATA("22008", "%s: occurred_at %lld + utc_offset_minutes %d is out of range",
-                        t->et->snake, (long long)key->occurred_us, (int)offset_min);
+    /* PostgreSQL dates run from 4714 BC to 5874897 AD (as HF__COL_DATE). */
+    if (event_date < -2440588 || event_date >= 2147483494 - 2440588)
+        return HF__DATA("22008", "%s: event_date %d is out of range", t->et->snake,
+                        (int)event_date);
 
     hf_buf_reserve(out, 16 + t->nfields * 24);
     hf_buf_put_u16(out, (uint16_t)(t->nfields + 3));
     hf_buf_put_u32(out, 4);
-    hf_buf_put_u32(out, (uint32_t)(key->event_date - HF__PG_EPOCH_DAYS));
+    hf_buf_put_u32(out, (uint32_t)(event_date - HF__PG_EPOCH_DAYS));
+    avro_value_t f;
     for (size_t i = 0; i < t->nfields; i++) {
         if (avro_value_get_by_index(v, i, &f, NULL) != 0) {
             out->len = start;

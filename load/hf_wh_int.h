@@ -1,7 +1,8 @@
 /*
  * hf_wh_int — what the files of load/ share and the unit tests reach into:
- * the fact-table layout, the binary COPY row encoder, PostgreSQL error
- * classification and connection helpers. Not a public API (hf__ names).
+ * the fact-table layout, the binary COPY row encoder, the connection and
+ * its partition cache. The libpq helpers it shares with hf_migrate.c are in
+ * hf_pg.h. Not a public API (hf__ names).
  */
 #ifndef HF_WH_INT_H
 #define HF_WH_INT_H
@@ -17,6 +18,7 @@
 #include "hf_event_types.h"
 #include "hf_hashset.h"
 #include "hf_mem.h"
+#include "hf_pg.h"
 #include "hf_warehouse.h"
 
 /* ==== layout ==== */
@@ -48,7 +50,7 @@ typedef struct hf__table_s {
     int version;               /* newest schema version */
     size_t nfields;
     hf__col_t *fields;         /* owned, nfields, in schema order */
-    int i_province, i_occurred, i_utc_offset; /* field indexes, -1 = absent */
+    int i_province, i_occurred, i_utc_offset; /* envelope field indexes (required) */
     char *columns;             /* "event_date, <fields>, kafka_partition, kafka_offset" */
     char *copy_sql;            /* COPY hemoflow.<t> (cols) FROM STDIN (FORMAT binary) */
     char *stage_copy_sql;      /* same into pg_temp.hf_stage_<t> */
@@ -74,19 +76,6 @@ extern const unsigned char hf__copy_header[19];
 extern const unsigned char hf__copy_trailer[2];
 
 
-/* Station-local calendar date of an instant: floor((occurred_us +
- * utc_offset_minutes * 60e6) / 86400e6), as days since 1970-01-01. false on
- * overflow. */
-bool hf__wh_local_date(int64_t occurred_us, int32_t utc_offset_minutes, int32_t *days_out);
-
-/* What a row needs besides its COPY bytes. */
-typedef struct hf__rowkey_s {
-    char province[2];
-    bool province_ok;    /* exactly two ASCII digits */
-    int32_t event_date;  /* days since 1970-01-01 (local date) */
-    int64_t occurred_us; /* µs since 1970 */
-} hf__rowkey_t;
-
 typedef enum hf__enc_e {
     HF__ENC_OK = 0,
     HF__ENC_DATA,  /* a value PostgreSQL would reject: quarantine (sqlstate set) */
@@ -94,29 +83,14 @@ typedef enum hf__enc_e {
 } hf__enc_t;
 
 /* Append one binary COPY tuple for record v (an instance of t's schema) to
- * out: event_date, the fields, kafka_partition, kafka_offset. On anything
- * but HF__ENC_OK out->len is restored, errstr says why, and for
- * HF__ENC_DATA sqlstate (6 bytes) holds the SQLSTATE PostgreSQL would use. */
-hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t kafka_partition,
-                            int64_t kafka_offset, hf_buf_t *out, hf__rowkey_t *key,
+ * out: event_date (days since 1970-01-01: the station-local date that
+ * hf_normalize decided, not derived here again), the fields,
+ * kafka_partition, kafka_offset. On anything but HF__ENC_OK out->len is
+ * restored, errstr says why, and for HF__ENC_DATA sqlstate (6 bytes) holds
+ * the SQLSTATE PostgreSQL would use. */
+hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t event_date,
+                            int32_t kafka_partition, int64_t kafka_offset, hf_buf_t *out,
                             char sqlstate[6], char *errstr, size_t errstr_size);
-
-/* ==== PostgreSQL helpers ==== */
-
-/* Classify a failed result (res may be NULL): HF_ERR_PG_TRANSIENT,
- * HF_ERR_PG_DATA (22xxx/23xxx) or HF_ERR_PG. Fills errstr with
- * "<what>: <message> (SQLSTATE xxxxx)" and sqlstate (may be NULL; 6 bytes,
- * "" when none). Does not PQclear. */
-hf_err_t hf__pg_fail(PGconn *conn, const PGresult *res, const char *what, char sqlstate[6],
-                     char *errstr, size_t errstr_size);
-
-/* Connect with conninfo, application_name app (unless conninfo has one).
- * On failure HF_ERR_PG_TRANSIENT and errstr. *out is NULL on failure. */
-hf_err_t hf__pg_connect(const char *conninfo, const char *app, PGconn **out, char *errstr,
-                        size_t errstr_size);
-
-/* Run sql (no parameters, no result rows wanted). */
-hf_err_t hf__pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size);
 
 /* ==== the connection (hf_wh_conn.c) ==== */
 
@@ -153,30 +127,11 @@ struct hf_wh_s {
     hf_hashset_t *parts;       /* known leaf partitions (hf__wh_part_key values), owned */
 };
 
-/* Packed (table index, province, period start) partition key; never 0. */
-static inline uint64_t hf__wh_part_key(size_t table, const char prov[2], int32_t period)
-{
-    return (uint64_t)(table + 1) << 48 | (uint64_t)(unsigned char)prov[0] << 40 |
-           (uint64_t)(unsigned char)prov[1] << 32 | (uint32_t)period;
-}
 bool hf__wh_part_known(const hf_wh_t *wh, uint64_t key);
 void hf__wh_part_add(hf_wh_t *wh, uint64_t key);
 void hf__wh_part_forget_all(hf_wh_t *wh);
-
-/* Array literal helpers: append a text element "..." (quoted) to b. */
-void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n);
-
-/* ==== partitions (hf_wh_pg.c) ==== */
-
-/* Call hemoflow.hf_ensure_partition(table, province, day) for every day of
- * days[n] (days since 1970) in one autocommit statement. *created (may be
- * NULL) receives how many calls created something. */
-hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *province,
-                                  const int32_t *days, size_t n, size_t *created, char *errstr,
-                                  size_t errstr_size);
-
-/* Start of the partition period holding day: the day itself (daily) or the
- * first of its month. */
-int32_t hf__wh_period_start(int32_t day, bool daily);
+/* At connect: forget the cache and fill it from the leaf partitions that
+ * exist (hf_wh_part.c, which also makes the keys). */
+hf_err_t hf__load_partitions(hf_wh_t *wh, char *errstr, size_t errstr_size);
 
 #endif /* HF_WH_INT_H */

@@ -1,6 +1,7 @@
 /*
  * Unit: the loader's binary COPY encoder and its helpers (no network):
- * UUID text, station-local event dates, civil dates and partition periods,
+ * UUID text, station-local event dates (hf_cal_local_day, which
+ * hf_normalize gives every row), civil dates and partition periods,
  * fact-table layouts read from the schema files, and the bytes of one
  * encoded row.
  */
@@ -48,26 +49,29 @@ Test(load_encode, civil_dates)
     cr_assert_eq(hf__wh_period_start(days(1988, 12, 31), false), days(1988, 12, 1));
 }
 
+/* The event date a row gets: hf_normalize's hf_cal_local_day (the loader
+ * takes it, it does not compute its own); an instant too far out for a
+ * date never reaches the loader (hf_normalize's time rules), and a date
+ * out of PostgreSQL's range is refused by the encoder (adverse_event_row_bytes). */
 Test(load_encode, local_event_date)
 {
     int32_t d;
     /* 2026-03-01T20:30Z is 2026-03-02 in UTC+08:00, still 03-01 in UTC-05:00 */
     int64_t t = (int64_t)days(2026, 3, 1) * 86400000000 + INT64_C(73800000000);
-    cr_assert(hf__wh_local_date(t, 480, &d));
+    d = hf_cal_local_day(t, 480);
     cr_assert_eq(d, days(2026, 3, 2));
-    cr_assert(hf__wh_local_date(t, -300, &d));
+    d = hf_cal_local_day(t, -300);
     cr_assert_eq(d, days(2026, 3, 1));
-    cr_assert(hf__wh_local_date(t, 0, &d));
+    d = hf_cal_local_day(t, 0);
     cr_assert_eq(d, days(2026, 3, 1));
     /* before 1970: floor, not truncation */
-    cr_assert(hf__wh_local_date(-1, 0, &d));
+    d = hf_cal_local_day(-1, 0);
     cr_assert_eq(d, -1);
     /* 1988-06-01 (DST in Asia/Shanghai, offset 540): midnight local is the
      * previous UTC day */
     t = (int64_t)days(1988, 6, 1) * 86400000000 - INT64_C(9) * 3600000000;
-    cr_assert(hf__wh_local_date(t, 540, &d));
+    d = hf_cal_local_day(t, 540);
     cr_assert_eq(d, days(1988, 6, 1));
-    cr_assert_not(hf__wh_local_date(INT64_MAX, 480, &d));
 }
 
 static hf_catalog_t *cat_load(void)
@@ -184,15 +188,17 @@ Test(load_encode, adverse_event_row_bytes)
     avro_value_set_string(&f, "32");
 
     hf_buf_t out = {0};
-    hf__rowkey_t key;
+    /* the event date hf_normalize gives this value */
+    int32_t date = hf_cal_local_day(INT64_C(946684800000001), 480);
     char st[6], err[256];
-    cr_assert_eq(hf__wh_encode_row(&t, &v, 7, 123456789012, &out, &key, st, err, sizeof(err)),
+    cr_assert_eq(hf__wh_encode_row(&t, &v, date, 7, 123456789012, &out, st, err, sizeof(err)),
                  HF__ENC_OK, "%s", err);
     cr_assert_eq(be(out.data, 2), 20 + 3);
-    cr_assert(key.province_ok);
-    cr_assert_eq(memcmp(key.province, "32", 2), 0);
     int32_t len;
-    const unsigned char *p = field_at(&out, 0, &len); /* event_date */
+    const unsigned char *p = field_at(&out, 6, &len); /* province_code */
+    cr_assert_eq(len, 2);
+    cr_assert_eq(memcmp(p, "32", 2), 0);
+    p = field_at(&out, 0, &len); /* event_date */
     cr_assert_eq(len, 4);
     /* 2000-01-01T00:00:00.000001Z + 480 min = 2000-01-01 local: PG day 0 */
     cr_assert_eq(be(p, 4), 0);
@@ -229,15 +235,21 @@ Test(load_encode, adverse_event_row_bytes)
     size_t before = out.len;
     avro_value_get_by_name(&v, "event_id", &f, NULL);
     avro_value_set_string(&f, "not-a-uuid");
-    cr_assert_eq(hf__wh_encode_row(&t, &v, 7, 1, &out, &key, st, err, sizeof(err)),
+    cr_assert_eq(hf__wh_encode_row(&t, &v, date, 7, 1, &out, st, err, sizeof(err)),
                  HF__ENC_DATA);
     cr_assert_str_eq(st, "22P02");
+    cr_assert_eq(out.len, before);
+
+    /* an event date PostgreSQL cannot hold is data (22008) too */
+    cr_assert_eq(hf__wh_encode_row(&t, &v, INT32_MAX, 7, 1, &out, st, err, sizeof(err)),
+                 HF__ENC_DATA);
+    cr_assert_str_eq(st, "22008");
     cr_assert_eq(out.len, before);
 
     /* a record of another event type does not fit */
     hf__table_t dc;
     table_for(&dc, cat, "DonationCollected");
-    cr_assert_eq(hf__wh_encode_row(&dc, &v, 7, 1, &out, &key, st, err, sizeof(err)),
+    cr_assert_eq(hf__wh_encode_row(&dc, &v, date, 7, 1, &out, st, err, sizeof(err)),
                  HF__ENC_SHAPE);
     cr_assert_eq(out.len, before);
 

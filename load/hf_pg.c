@@ -1,17 +1,17 @@
 /*
- * hf_wh_pg — libpq helpers shared by the loader and the migration code:
+ * hf_pg — libpq helpers shared by the loader and the migration code:
  * connecting, running a statement, turning a failed result into an hf_err_t
- * (the retriable/permanent split of DESIGN decision 8), and calling the
- * partition function.
+ * (the retriable/permanent split of DESIGN decision 8), text-array literals,
+ * and calling the partition function for the periods days fall in.
  */
+#include "hf_pg.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hf_buf.h"
 #include "hf_cal.h"
 #include "hf_log.h"
-#include "hf_wh_int.h"
 
 /* ==== errors ==== */
 
@@ -108,7 +108,25 @@ hf_err_t hf__pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_
     return err;
 }
 
+/* ==== array literals ==== */
+
+void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n)
+{
+    hf_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            hf_buf_append(b, "\\", 1);
+        hf_buf_append(b, &s[i], 1);
+    }
+    hf_buf_append(b, "\"", 1);
+}
+
 /* ==== partitions ==== */
+
+int32_t hf__wh_period_start(int32_t day, bool daily)
+{
+    return daily ? day : hf_cal_month_start(day);
+}
 
 hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *province,
                                   const int32_t *days, size_t n, size_t *created, char *errstr,
