@@ -27,7 +27,6 @@
  * otherwise abandons what is left: nothing is stored for partitions no longer
  * owned, and the next owner starts from hf_offsets.
  */
-#include "hf_time.h"
 #include "hf_consumer.h"
 
 #include <errno.h>
@@ -46,6 +45,7 @@
 #include "hf_log.h"
 #include "hf_mem.h"
 #include "hf_normalize.h"
+#include "hf_time.h"
 #include "hf_warehouse.h"
 #include "hf_wh_loader.h"
 

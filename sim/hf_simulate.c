@@ -20,6 +20,8 @@
  * a fixed order: same conf → same sink calls. No libm, no rand(), no clock.
  * The model's numbers are documented in docs/simulate.md.
  */
+#include "hf_simulate.h"
+
 #include <string.h>
 
 #include "hf_mem.h"

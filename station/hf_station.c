@@ -15,7 +15,6 @@
  * librdkafka itself retries each message until message.timeout.ms
  * (publish.delivery_timeout_ms), so a pass fails only after that long.
  */
-#include "hf_time.h"
 #include "hf_station.h"
 
 #include <errno.h>
@@ -34,6 +33,7 @@
 #include "hf_pseudo.h"
 #include "hf_record.h"
 #include "hf_spool.h"
+#include "hf_time.h"
 #include "hf_validate.h"
 
 #define HF__WINDOW_MSGS 20000
