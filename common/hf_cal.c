@@ -17,8 +17,7 @@ static bool hf__is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* Value of n decimal digits at s (n <= 9); -1 when one is not a digit. */
-static int hf__num(const char *s, size_t n)
+int hf_cal_digits(const char *s, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -85,7 +84,7 @@ static bool hf__parse_ymd(const char *s, int64_t *days)
 {
     if (s[4] != '-' || s[7] != '-')
         return false;
-    int y = hf__num(s, 4), m = hf__num(s + 5, 2), d = hf__num(s + 8, 2);
+    int y = hf_cal_digits(s, 4), m = hf_cal_digits(s + 5, 2), d = hf_cal_digits(s + 8, 2);
     if (y < 1 || m < 0 || d < 0 || !hf_cal_date_valid(y, m, d))
         return false;
     *days = hf_cal_days_from_civil(y, m, d);
@@ -110,13 +109,13 @@ static bool hf__parse_offset(const char *s, size_t n, int *minutes)
     }
     if (n < 3 || (s[0] != '+' && s[0] != '-'))
         return false;
-    int hh = hf__num(s + 1, 2), mm;
+    int hh = hf_cal_digits(s + 1, 2), mm;
     if (n == 3)
         mm = 0;
     else if (n == 5)
-        mm = hf__num(s + 3, 2);
+        mm = hf_cal_digits(s + 3, 2);
     else if (n == 6 && s[3] == ':')
-        mm = hf__num(s + 4, 2);
+        mm = hf_cal_digits(s + 4, 2);
     else
         return false;
     if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
@@ -137,7 +136,7 @@ bool hf_cal_time_parse(const char *s, size_t len, int64_t *utc_us, int *offset_m
         return false;
     if (s[13] != ':' || s[16] != ':')
         return false;
-    int hh = hf__num(s + 11, 2), mi = hf__num(s + 14, 2), ss = hf__num(s + 17, 2);
+    int hh = hf_cal_digits(s + 11, 2), mi = hf_cal_digits(s + 14, 2), ss = hf_cal_digits(s + 17, 2);
     if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
         return false;
     size_t i = 19;

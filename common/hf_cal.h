@@ -18,6 +18,10 @@
 
 /* ==== arithmetic ==== */
 
+/* Value of the n decimal digits at s (n <= 9); -1 when one is not a digit.
+ * No sign, no spaces, no terminator needed. */
+int hf_cal_digits(const char *s, size_t n);
+
 /* a / b rounded towards negative infinity (b != 0). */
 int64_t hf_cal_floordiv(int64_t a, int64_t b);
 

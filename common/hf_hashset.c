@@ -36,17 +36,6 @@ static void hf__hashset_die(const char *what, size_t v)
     abort();
 }
 
-/* MurmurHash3's 64-bit finalizer: every input bit reaches every output bit,
- * so the low bits used as the slot index depend on the whole key. */
-static inline uint64_t hf__fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
 
 /* Keys are folded 8 bytes at a time (the tail zero-padded), each word
  * mixed into the running hash, so 16-byte ids that share a half still
@@ -56,12 +45,12 @@ static inline uint64_t hf__hash(const unsigned char *key, size_t size)
     uint64_t h = size, w;
     for (; size >= 8; key += 8, size -= 8) {
         memcpy(&w, key, 8);
-        h = hf__fmix64(h ^ w);
+        h = hf_hash_mix64(h ^ w);
     }
     if (size) {
         w = 0;
         memcpy(&w, key, size);
-        h = hf__fmix64(h ^ w);
+        h = hf_hash_mix64(h ^ w);
     }
     return h;
 }

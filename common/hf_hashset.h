@@ -15,10 +15,25 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HF_HASHSET_KEY_MAX 64 /* bytes; longer keys want a digest first */
 
 typedef struct hf_hashset_s hf_hashset_t;
+
+/* MurmurHash3's 64-bit finalizer: every input bit reaches every output bit,
+ * so the low bits of the result depend on the whole input. The set hashes
+ * its keys with it; other hashed structures (the loader's seen filter) share
+ * it from here. */
+static inline uint64_t hf_hash_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
 
 /* ==== lifecycle ==== */
 

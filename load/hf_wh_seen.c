@@ -9,18 +9,9 @@
 #include <string.h>
 
 #include "hf_buf.h"
+#include "hf_hashset.h"
 
 /* ==== the seen filter ==== */
-
-static inline uint64_t hf__mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
 
 /* Hash of a row's primary key (and its table). */
 uint64_t hf__key_hash(size_t ti, const hf__row_t *r, const unsigned char *id)
@@ -30,9 +21,9 @@ uint64_t hf__key_hash(size_t ti, const hf__row_t *r, const unsigned char *id)
     memcpy(&c, id + 8, 8);
     uint64_t h = (uint64_t)(ti + 1) << 48 | (uint64_t)(unsigned char)r->province[0] << 40 |
                  (uint64_t)(unsigned char)r->province[1] << 32 | (uint32_t)r->event_date;
-    h = hf__mix64(h ^ UINT64_C(0x9e3779b97f4a7c15));
-    h = hf__mix64(h ^ a);
-    return hf__mix64(h ^ c);
+    h = hf_hash_mix64(h ^ UINT64_C(0x9e3779b97f4a7c15));
+    h = hf_hash_mix64(h ^ a);
+    return hf_hash_mix64(h ^ c);
 }
 
 /* Split-block Bloom filter (as in Parquet): a key sets one bit in each of

@@ -40,19 +40,6 @@ static bool hf__all_digits(const char *s, size_t n)
     return true;
 }
 
-/* Value of n decimal digits at s (n <= 9); -1 when one is not a digit. */
-static int hf__num(const char *s, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!hf__is_digit(c))
-            return -1;
-        v = v * 10 + (c - '0');
-    }
-    return v;
-}
-
 /* ==== ISBT 128 DIN ==== */
 
 static const char hf__mod37_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*";
@@ -136,13 +123,13 @@ static bool hf__id_date_ok(const char *s, hf_id_format_t f)
 {
     int y, m, d;
     if (f == HF_ID_18) {
-        y = hf__num(s + 6, 4);
-        m = hf__num(s + 10, 2);
-        d = hf__num(s + 12, 2);
+        y = hf_cal_digits(s + 6, 4);
+        m = hf_cal_digits(s + 10, 2);
+        d = hf_cal_digits(s + 12, 2);
     } else {
-        y = 1900 + hf__num(s + 6, 2);
-        m = hf__num(s + 8, 2);
-        d = hf__num(s + 10, 2);
+        y = 1900 + hf_cal_digits(s + 6, 2);
+        m = hf_cal_digits(s + 8, 2);
+        d = hf_cal_digits(s + 10, 2);
     }
     return y >= 1800 && hf_cal_date_valid(y, m, d);
 }
