@@ -17,6 +17,7 @@
 
 #include "hf_avro.h"
 #include "hf_catalog.h"
+#include "hf_decoder.h"
 #include "hf_frame.h"
 #include "hf_mem.h"
 
