@@ -70,10 +70,7 @@ static void hf__fail(hf__pctx_t *c, const char *fmt, ...)
 }
 
 /* Primitive nodes are shared, immutable constants. */
-#define HF__PRIM(t, min)                                                                           \
-    {                                                                                              \
-        t, NULL, NULL, 0, NULL, NULL, -1, NULL, NULL, 0, min                                       \
-    }
+#define HF__PRIM(t, min) {.type = (t), .enum_default = -1, .min_size = (min)}
 static const hf_avro_node_t hf__prims[] = {
     HF__PRIM(HF_AVRO_NULL, 0),  HF__PRIM(HF_AVRO_BOOLEAN, 1), HF__PRIM(HF_AVRO_INT, 1),
     HF__PRIM(HF_AVRO_LONG, 1),  HF__PRIM(HF_AVRO_FLOAT, 4),   HF__PRIM(HF_AVRO_DOUBLE, 8),
@@ -157,6 +154,27 @@ static const hf_avro_node_t *hf__resolve_ref(hf__pctx_t *c, const char *name, co
 
 static const hf_avro_node_t *hf__parse_node(hf__pctx_t *c, json_t *j, const char *ns, int depth);
 
+static int hf__int_attr(const json_t *j, const char *key)
+{
+    const json_t *v = json_object_get(j, key);
+    json_int_t i = json_is_integer(v) ? json_integer_value(v) : 0;
+    return i >= INT32_MIN && i <= INT32_MAX ? (int)i : 0;
+}
+
+/* Record the logical type of object schema j on n; the strings stay in the
+ * schema's JSON document. */
+static void hf__logical(const json_t *j, hf_avro_node_t *n)
+{
+    const char *lt = json_string_value(json_object_get(j, "logicalType"));
+    if (!lt)
+        return;
+    n->logical_type = lt;
+    if (strcmp(lt, "decimal") == 0) {
+        n->precision = hf__int_attr(j, "precision");
+        n->scale = hf__int_attr(j, "scale");
+    }
+}
+
 /* Name, namespace and registration shared by record, enum and fixed.
  * *ns_out is the namespace the type's children inherit (owned by s). */
 static hf_avro_node_t *hf__new_named(hf__pctx_t *c, json_t *j, hf_avro_type_t t, const char *ns,
@@ -201,6 +219,7 @@ static hf_avro_node_t *hf__new_named(hf__pctx_t *c, json_t *j, hf_avro_type_t t,
     n->fullname = full;
     n->name = strrchr(full, '.') ? strrchr(full, '.') + 1 : full;
     n->enum_default = -1;
+    hf__logical(j, n);
     if (c->s->nnamed == c->s->named_cap) {
         c->s->named_cap = c->s->named_cap ? c->s->named_cap * 2 : 16;
         c->s->named = hf_realloc(c->s->named, c->s->named_cap * sizeof(*c->s->named));
@@ -384,8 +403,14 @@ static const hf_avro_node_t *hf__parse_node(hf__pctx_t *c, json_t *j, const char
         return NULL;
     }
     const hf_avro_node_t *p = hf__primitive(t);
-    if (p)
-        return p; /* logicalType and other attributes do not change the encoding */
+    if (p && !json_is_string(json_object_get(j, "logicalType")))
+        return p; /* other attributes do not change the encoding */
+    if (p) {
+        hf_avro_node_t *n = hf__alloc(c->s, sizeof(*n));
+        *n = *p; /* encodes as the primitive; only the logical type differs */
+        hf__logical(j, n);
+        return n;
+    }
     if (strcmp(t, "record") == 0 || strcmp(t, "error") == 0)
         return hf__parse_record(c, j, ns, depth);
     if (strcmp(t, "enum") == 0)
@@ -403,6 +428,7 @@ static const hf_avro_node_t *hf__parse_node(hf__pctx_t *c, json_t *j, const char
         n->type = arr ? HF_AVRO_ARRAY : HF_AVRO_MAP;
         n->enum_default = -1;
         n->min_size = 1;
+        hf__logical(j, n);
         n->items = hf__parse_node(c, ji, ns, depth + 1);
         return n->items ? n : NULL;
     }
