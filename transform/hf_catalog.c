@@ -390,6 +390,18 @@ int hf_catalog_field_index(const hf_catalog_t *cat, const hf_event_type_t *event
     return -1;
 }
 
+const hf_avro_schema_t *hf_catalog_reader_tree(const hf_catalog_t *cat,
+                                               const hf_event_type_t *event_type, int *version_out)
+{
+    if (!event_type || event_type < hf_event_types ||
+        event_type >= hf_event_types + hf_event_types_count)
+        return NULL;
+    const hf__entry_t *e = cat->newest[event_type - hf_event_types];
+    if (version_out)
+        *version_out = e->version;
+    return e->tree;
+}
+
 /* ==== encoding ==== */
 
 hf_err_t hf_catalog_encode(const hf_catalog_t *cat, avro_value_t *value, uint64_t fingerprint,

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hf_avro.h"
 #include "hf_decoder.h" /* the reader side; see the remark above */
 #include "hf_err.h"
 #include "hf_event_types.h"
@@ -58,6 +59,17 @@ size_t hf_catalog_count(const hf_catalog_t *cat);
 hf_err_t hf_catalog_entry(const hf_catalog_t *cat, size_t i, hf_catalog_info_t *out);
 /* Fill *out for a fingerprint; HF_ERR_UNKNOWN_FINGERPRINT when absent. */
 hf_err_t hf_catalog_find(const hf_catalog_t *cat, uint64_t fingerprint, hf_catalog_info_t *out);
+
+/* ==== reader schema ==== */
+
+/* hemoflow's schema tree (hf_avro.h) of the newest version of event_type,
+ * the reader schema every decoded value of that type has: field names and
+ * order, types, nullability (["null", T] unions) and logical types, for a
+ * stage that lays out columns. Borrowed: valid until hf_catalog_destroy.
+ * *version_out (may be NULL) receives the version. NULL when event_type is
+ * not an entry of hf_event_types. */
+const hf_avro_schema_t *hf_catalog_reader_tree(const hf_catalog_t *cat,
+                                               const hf_event_type_t *event_type, int *version_out);
 
 /* ==== writer side ==== */
 

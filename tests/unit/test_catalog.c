@@ -329,6 +329,72 @@ Test(catalog, loads_the_real_schemas)
     hf_catalog_destroy(NULL);
 }
 
+Test(catalog, reader_tree_is_the_newest_schema_of_each_type)
+{
+    hf_catalog_t *cat = load_real();
+    for (size_t t = 0; t < hf_event_types_count; t++) {
+        const hf_event_type_t *et = &hf_event_types[t];
+        hf_catalog_info_t newest = {0}, info;
+        for (size_t i = 0; i < hf_catalog_count(cat); i++)
+            if (hf_catalog_entry(cat, i, &info) == HF_OK && info.event_type == et &&
+                info.is_newest)
+                newest = info;
+        int version = -1;
+        const hf_avro_schema_t *tree = hf_catalog_reader_tree(cat, et, &version);
+        cr_assert_not_null(tree, "%s", et->name);
+        cr_expect_eq(version, newest.version, "%s", et->name);
+        cr_expect_eq(hf_avro_schema_fingerprint(tree), newest.fingerprint, "%s", et->name);
+        cr_expect_str_eq(hf_avro_schema_pcf(tree), newest.canonical);
+        const hf_avro_node_t *root = hf_avro_schema_root(tree);
+        cr_assert_eq(root->type, HF_AVRO_RECORD);
+        cr_expect_str_eq(root->name, et->name);
+        for (size_t i = 0; i < root->n; i++)
+            cr_expect_eq(hf_catalog_field_index(cat, et, root->fields[i].name), (int)i,
+                         "%s.%s: field order is the decoded value's", et->name,
+                         root->fields[i].name);
+        cr_expect_eq(hf_catalog_reader_tree(cat, et, NULL), tree);
+    }
+
+    /* what a column layout needs: names, types, nullability, logical types */
+    const hf_event_type_t *dc = hf_event_type_find("DonationCollected");
+    int version = 0;
+    const hf_avro_node_t *root = hf_avro_schema_root(hf_catalog_reader_tree(cat, dc, &version));
+    cr_expect_eq(version, 2);
+    const hf_avro_field_t *f = &root->fields[hf_catalog_field_index(cat, dc, "occurred_at")];
+    cr_expect_eq(f->type->type, HF_AVRO_LONG);
+    cr_expect_str_eq(f->type->logical_type, "timestamp-micros");
+    f = &root->fields[hf_catalog_field_index(cat, dc, "supersedes_event_id")];
+    cr_assert_eq(f->type->type, HF_AVRO_UNION);
+    cr_assert_eq(f->type->n, 2);
+    cr_expect_eq(f->type->branches[0]->type, HF_AVRO_NULL);
+    cr_expect_eq(f->type->branches[1]->type, HF_AVRO_STRING);
+    cr_expect_str_eq(f->type->branches[1]->logical_type, "uuid");
+    f = &root->fields[hf_catalog_field_index(cat, dc, "procedure")];
+    cr_expect_eq(f->type->type, HF_AVRO_ENUM);
+    cr_expect_null(f->type->logical_type);
+    f = &root->fields[hf_catalog_field_index(cat, dc, "anticoagulant_ml")];
+    cr_expect_eq(f->type->type, HF_AVRO_UNION, "added in v2: the reader tree is v2");
+
+    /* a decoded v1 value has the reader tree's fields */
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    hf_buf_t buf = {0};
+    encode_donation(cat, 1, &buf);
+    hf_decoded_t d;
+    char err[512] = "";
+    cr_assert_eq(hf_decoder_decode(dec, buf.data, buf.len, 0, &d, err, sizeof(err)), HF_OK, "%s",
+                 err);
+    size_t nfields = 0;
+    cr_expect_eq(avro_value_get_size(d.value, &nfields), 0);
+    cr_expect_eq(nfields, root->n);
+    hf_buf_free(&buf);
+    hf_decoder_destroy(dec);
+
+    hf_event_type_t stray = *dc;
+    cr_expect_null(hf_catalog_reader_tree(cat, NULL, &version));
+    cr_expect_null(hf_catalog_reader_tree(cat, &stray, NULL), "not an entry of hf_event_types");
+    hf_catalog_destroy(cat);
+}
+
 Test(catalog, fingerprints_are_stable)
 {
     /* 1. pinned values, computed independently with fastavro */
