@@ -550,12 +550,17 @@ hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_
     uint64_t fp;
     const uint8_t *body;
     size_t body_len;
+    *out = (hf_decoded_t){0};
     hf_err_t err = hf_frame_parse(buf, len, max_len, &fp, &body, &body_len);
-    if (err)
+    if (err) {
+        out->has_fingerprint = hf_frame_peek(buf, len, &out->fingerprint);
         return hf_err_set(err, errstr, errstr_size, "%s",
                           err == HF_ERR_OVERSIZE    ? "frame larger than the configured limit"
                           : err == HF_ERR_BAD_MAGIC ? "not a single-object frame (no C3 01 marker)"
                                                     : "frame shorter than header + body");
+    }
+    out->has_fingerprint = true;
+    out->fingerprint = fp;
     const hf__entry_t *e = hf__by_fp(dec->cat, fp);
     if (!e)
         return hf_err_set(HF_ERR_UNKNOWN_FINGERPRINT, errstr, errstr_size,
@@ -586,7 +591,6 @@ hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_
                           "%zu bytes left after the %s v%d record (%zu-byte body)",
                           (size_t)(rd.end - rd.p), e->et->name, e->version, body_len);
     out->event_type = e->et;
-    out->fingerprint = fp;
     out->writer_version = e->version;
     out->reader_version = e->newest->version;
     out->value = v;

@@ -19,6 +19,7 @@
 #define HF_DECODER_H
 
 #include <avro.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,14 @@ void hf_decoder_destroy(hf_decoder_t *dec); /* NULL is a no-op */
 
 typedef struct hf_decoded_s {
     const hf_event_type_t *event_type;
-    uint64_t fingerprint; /* writer schema */
+    /* The writer schema's fingerprint from the frame header. Set whenever
+     * the message starts with a whole header (10 bytes, C3 01), also when
+     * decoding fails after that: oversize, a header without a body, an
+     * unknown fingerprint, a body that does not decode, trailing bytes.
+     * has_fingerprint is false (and fingerprint 0) when the message is too
+     * short for a header or does not start with C3 01. */
+    bool has_fingerprint;
+    uint64_t fingerprint;
     int writer_version;
     int reader_version; /* newest version of event_type */
     /* The record in the reader (newest) schema. Borrowed from the decoder:
@@ -57,7 +65,9 @@ typedef struct hf_decoded_s {
  *                       enum symbol or union branch the reader cannot
  *                       represent
  *   HF_ERR_TRAILING     bytes left after the record
- * errstr says where (field path) and why. *out is filled only on HF_OK. */
+ * errstr says where (field path) and why. On HF_OK *out is filled; on error
+ * only has_fingerprint and fingerprint are (event_type and value are NULL,
+ * the versions 0), so that a quarantined message can name its writer. */
 hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_t max_len,
                            hf_decoded_t *out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));

@@ -667,6 +667,68 @@ Test(catalog, decode_errors)
     hf_catalog_destroy(cat);
 }
 
+/* One failed decode: the error, and the fingerprint exactly when the frame
+ * header was there. */
+static void expect_fail(hf_decoder_t *dec, const void *buf, size_t len, size_t max_len,
+                        hf_err_t want, bool want_fp, uint64_t fp, const char *label)
+{
+    hf_decoded_t d;
+    memset(&d, 0xa5, sizeof(d)); /* stale contents must not survive */
+    char err[512] = "";
+    cr_expect_eq(hf_decoder_decode(dec, buf, len, max_len, &d, err, sizeof(err)), want,
+                 "%s: %s", label, err);
+    cr_expect_eq(d.has_fingerprint, want_fp, "%s", label);
+    cr_expect_eq(d.fingerprint, want_fp ? fp : 0, "%s: %016llx", label,
+                 (unsigned long long)d.fingerprint);
+    cr_expect_null(d.event_type, "%s", label);
+    cr_expect_null(d.value, "%s", label);
+}
+
+Test(catalog, decode_failures_report_the_fingerprint_when_a_header_was_read)
+{
+    hf_catalog_t *cat = load_real();
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    hf_buf_t buf = {0};
+    uint64_t fp = encode_donation(cat, 2, &buf);
+
+    /* no header: too short, bad magic */
+    expect_fail(dec, NULL, 0, 0, HF_ERR_TRUNCATED, false, 0, "empty");
+    expect_fail(dec, buf.data, 1, 0, HF_ERR_TRUNCATED, false, 0, "1 byte");
+    expect_fail(dec, buf.data, 9, 0, HF_ERR_TRUNCATED, false, 0, "9 bytes");
+    buf.data[1] = 0x02;
+    expect_fail(dec, buf.data, buf.len, 0, HF_ERR_BAD_MAGIC, false, 0, "bad magic");
+    expect_fail(dec, buf.data, 5, 0, HF_ERR_BAD_MAGIC, false, 0, "short, bad magic");
+    buf.data[1] = 0x01;
+
+    /* a header: everything else */
+    expect_fail(dec, buf.data, 10, 0, HF_ERR_TRUNCATED, true, fp, "header only");
+    expect_fail(dec, buf.data, buf.len, buf.len - 1, HF_ERR_OVERSIZE, true, fp, "oversize");
+    expect_fail(dec, buf.data, buf.len - 1, 0, HF_ERR_TRUNCATED, true, fp, "truncated body");
+    hf_buf_t longer = {0};
+    hf_buf_append(&longer, buf.data, buf.len);
+    hf_buf_append(&longer, "\0", 1);
+    expect_fail(dec, longer.data, longer.len, 0, HF_ERR_TRAILING, true, fp, "trailing bytes");
+    hf_buf_free(&longer);
+    uint8_t b0 = buf.data[10];
+    buf.data[10] = 0x01; /* event_id length -1 */
+    expect_fail(dec, buf.data, buf.len, 0, HF_ERR_DECODE, true, fp, "body does not decode");
+    buf.data[10] = b0;
+    buf.data[5] ^= 0xff;
+    expect_fail(dec, buf.data, buf.len, 0, HF_ERR_UNKNOWN_FINGERPRINT, true,
+                fp ^ ((uint64_t)0xff << 24), "unknown fingerprint");
+    buf.data[5] ^= 0xff;
+
+    hf_decoded_t d;
+    char err[512] = "";
+    cr_assert_eq(hf_decoder_decode(dec, buf.data, buf.len, 0, &d, err, sizeof(err)), HF_OK, "%s",
+                 err);
+    cr_expect(d.has_fingerprint);
+    cr_expect_eq(d.fingerprint, fp);
+    hf_buf_free(&buf);
+    hf_decoder_destroy(dec);
+    hf_catalog_destroy(cat);
+}
+
 Test(catalog, encode_rejects_a_value_of_another_schema)
 {
     hf_catalog_t *cat = load_real();
