@@ -546,12 +546,8 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
     hf_err_t e = hf_decoder_decode(c->dec, m->payload, m->len, c->max_msg_bytes, &d, err,
                                    sizeof(err));
     if (e) {
-        uint64_t fp = 0;
-        bool has_fp = m->len >= 10 && ((const uint8_t *)m->payload)[0] == 0xC3 &&
-                      ((const uint8_t *)m->payload)[1] == 0x01;
-        for (int i = 7; has_fp && i >= 0; i--)
-            fp = fp << 8 | ((const uint8_t *)m->payload)[2 + i];
-        hf__quarantine(c, m, NULL, has_fp ? &fp : NULL, hf__decode_reason(e), err);
+        hf__quarantine(c, m, NULL, d.has_fingerprint ? &d.fingerprint : NULL,
+                       hf__decode_reason(e), err);
         return;
     }
     hf_norm_t n;

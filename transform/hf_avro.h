@@ -7,7 +7,8 @@
  * module owns what the wire format needs on top of it:
  *
  *   - a read-only schema tree parsed from the schema JSON with jansson
- *     (names folded into fullnames, references resolved to the one node),
+ *     (names folded into fullnames, references resolved to the one node,
+ *     logical types kept),
  *   - the Parsing Canonical Form (Avro 1.11 specification) and the
  *     CRC-64-AVRO Rabin fingerprint of it,
  *   - the schema-resolution compatibility rules of the specification, used
@@ -80,6 +81,15 @@ struct hf_avro_node_s {
     const hf_avro_node_t *items;           /* array items, map values */
     size_t fixed_size;                     /* fixed */
     size_t min_size;                       /* fewest bytes any encoded value takes */
+    /* The "logicalType" attribute as written ("uuid", "date",
+     * "timestamp-micros", "decimal", ...), NULL when absent. Kept for the
+     * stages that map values to columns; it changes neither the encoding
+     * nor the canonical form, and it is not validated (the specification
+     * has a reader fall back to the underlying type for one it does not
+     * know). A primitive with a logical type is a node of its own. */
+    const char *logical_type;
+    int precision; /* decimal: "precision", 0 when absent or not an int */
+    int scale;     /* decimal: "scale", 0 when absent or not an int */
 };
 
 typedef struct hf_avro_schema_s hf_avro_schema_t;

@@ -1,24 +1,18 @@
 /*
  * hf_catalog — the schema catalogue (every <EventType>.v<N>.avsc ever
  * published) and the two hot paths built on it: encoding a record into a
- * single-object frame (publisher) and decoding any frame into the newest
- * schema of its event type (consumer).
+ * single-object frame (publisher, here) and decoding any frame into the
+ * newest schema of its event type (consumer, hf_decoder.h).
  *
  * A catalogue is immutable after hf_catalog_load() and may be shared by any
  * number of threads. Everything that depends only on the schemas is computed
  * at load time, per fingerprint: the Avro C schema, the canonical form, the
  * fingerprint, and the decoding plan from that writer version to the newest
- * version of its event type. Decoding state (reusable values, scratch
- * memory) lives in an hf_decoder_t, one per thread.
+ * version of its event type. Encoding uses Avro C unchanged.
  *
- * Why not Avro C's own resolver: avro_resolved_writer_new() in Avro C 1.11
- * rejects a reader field that the writer lacks ("Reader field ... doesn't
- * appear in writer"; defaults are a TODO there) and has no enum defaults, and
- * avro_value_read() trusts lengths and counts in the input. The decoder here
- * reads the bytes itself, following a plan compiled from the specification's
- * resolution rules, with every length checked against the bytes left, and
- * writes the result into an ordinary Avro C generic value of the reader
- * schema. Encoding uses Avro C unchanged.
+ * @remark This header includes hf_decoder.h so that code written when the
+ *         decoder was declared here keeps compiling; code that decodes
+ *         should include hf_decoder.h itself.
  */
 #ifndef HF_CATALOG_H
 #define HF_CATALOG_H
@@ -28,12 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hf_avro.h"
+#include "hf_decoder.h" /* the reader side; see the remark above */
 #include "hf_err.h"
 #include "hf_event_types.h"
 #include "hf_mem.h"
 
 typedef struct hf_catalog_s hf_catalog_t;
-typedef struct hf_decoder_s hf_decoder_t;
 
 /* ==== lifecycle ==== */
 
@@ -65,6 +60,17 @@ hf_err_t hf_catalog_entry(const hf_catalog_t *cat, size_t i, hf_catalog_info_t *
 /* Fill *out for a fingerprint; HF_ERR_UNKNOWN_FINGERPRINT when absent. */
 hf_err_t hf_catalog_find(const hf_catalog_t *cat, uint64_t fingerprint, hf_catalog_info_t *out);
 
+/* ==== reader schema ==== */
+
+/* hemoflow's schema tree (hf_avro.h) of the newest version of event_type,
+ * the reader schema every decoded value of that type has: field names and
+ * order, types, nullability (["null", T] unions) and logical types, for a
+ * stage that lays out columns. Borrowed: valid until hf_catalog_destroy.
+ * *version_out (may be NULL) receives the version. NULL when event_type is
+ * not an entry of hf_event_types. */
+const hf_avro_schema_t *hf_catalog_reader_tree(const hf_catalog_t *cat,
+                                               const hf_event_type_t *event_type, int *version_out);
+
 /* ==== writer side ==== */
 
 /* Schema of event_type (Avro name or snake_case) at version (0 = newest).
@@ -89,38 +95,6 @@ hf_err_t hf_catalog_encode(const hf_catalog_t *cat, avro_value_t *value, uint64_
  * avro_value_get_by_index on decoded values; -1 when unknown. */
 int hf_catalog_field_index(const hf_catalog_t *cat, const hf_event_type_t *event_type,
                            const char *field);
-
-/* ==== reader side ==== */
-
-/* One per thread. cat is borrowed and must outlive the decoder. */
-hf_decoder_t *hf_decoder_new(const hf_catalog_t *cat);
-void hf_decoder_destroy(hf_decoder_t *dec); /* NULL is a no-op */
-
-typedef struct hf_decoded_s {
-    const hf_event_type_t *event_type;
-    uint64_t fingerprint; /* writer schema */
-    int writer_version;
-    int reader_version; /* newest version of event_type */
-    /* The record in the reader (newest) schema. Borrowed from the decoder:
-     * valid until the next hf_decoder_decode or hf_decoder_destroy. */
-    avro_value_t *value;
-} hf_decoded_t;
-
-/* Decode one frame (whole Kafka message value). buf is only read during the
- * call. Errors, all permanent (quarantine the message):
- *   HF_ERR_OVERSIZE, HF_ERR_TRUNCATED, HF_ERR_BAD_MAGIC  frame (hf_frame.h);
- *                       TRUNCATED also when the body ends inside a value
- *   HF_ERR_UNKNOWN_FINGERPRINT  writer schema not in the catalogue
- *   HF_ERR_DECODE       the body does not match the writer schema (bad
- *                       varint, union index, enum index, boolean byte, a
- *                       negative length, nesting deeper than 64), or an
- *                       enum symbol or union branch the reader cannot
- *                       represent
- *   HF_ERR_TRAILING     bytes left after the record
- * errstr says where (field path) and why. *out is filled only on HF_OK. */
-hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_t max_len,
-                           hf_decoded_t *out, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
 
 /* ==== compatibility ==== */
 

@@ -51,3 +51,15 @@ hf_err_t hf_frame_parse(const void *buf, size_t len, size_t max_len, uint64_t *f
     *body_len = len - HF_FRAME_HEADER_LEN;
     return HF_OK;
 }
+
+bool hf_frame_peek(const void *buf, size_t len, uint64_t *fp)
+{
+    const uint8_t *b = buf;
+    if (!b || len < HF_FRAME_HEADER_LEN || b[0] != HF_FRAME_MAGIC0 || b[1] != HF_FRAME_MAGIC1)
+        return false;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | b[2 + i];
+    *fp = v;
+    return true;
+}

@@ -6,6 +6,7 @@
 #ifndef HF_FRAME_H
 #define HF_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,11 @@ void hf_frame_header(uint8_t out[HF_FRAME_HEADER_LEN], uint64_t fp);
  * Never reads outside buf[0..len). buf may be NULL when len is 0. */
 hf_err_t hf_frame_parse(const void *buf, size_t len, size_t max_len, uint64_t *fp,
                         const uint8_t **body, size_t *body_len) __attribute__((warn_unused_result));
+
+/* True when buf starts with a whole header (at least 10 bytes, C3 01):
+ * *fp is then its fingerprint, whatever the length limit and the body are;
+ * false and *fp untouched otherwise. For naming the writer schema of a
+ * frame that did not decode. buf may be NULL when len is 0. */
+bool hf_frame_peek(const void *buf, size_t len, uint64_t *fp);
 
 #endif /* HF_FRAME_H */

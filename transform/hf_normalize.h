@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "hf_catalog.h"
+#include "hf_decoder.h"
 #include "hf_err.h"
 #include "hf_uuid.h"
 #include "hf_validate.h"

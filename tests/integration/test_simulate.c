@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "hf_catalog.h"
+#include "hf_decoder.h"
 #include "hf_event_types.h"
 #include "hf_it.h"
 #include "hf_mem.h"

@@ -1,10 +1,13 @@
 /*
  * test_avro — Parsing Canonical Form, CRC-64-AVRO fingerprints (vectors in
  * tests/fixtures/avro/pcf_cases.txt, from the Avro project's own test data),
- * schema-tree validation and the resolution rules.
+ * schema-tree validation, logical types kept in the tree and the resolution
+ * rules.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,4 +274,189 @@ Test(avro, default_validation)
     s = hf_avro_schema_parse(bad, strlen(bad), err, sizeof(err));
     cr_expect_null(s);
     hf_avro_schema_destroy(s);
+}
+
+/* ==== logical types ==== */
+
+static const hf_avro_field_t *field_named(const hf_avro_node_t *rec, const char *name)
+{
+    for (size_t i = 0; i < rec->n; i++)
+        if (strcmp(rec->fields[i].name, name) == 0)
+            return &rec->fields[i];
+    cr_assert_fail("no field %s in %s", name, rec->fullname);
+    return NULL;
+}
+
+/* Remove every "logicalType", "precision" and "scale" attribute. */
+static void strip_logical(json_t *j)
+{
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            strip_logical(json_array_get(j, i));
+    } else if (json_is_object(j)) {
+        json_object_del(j, "logicalType");
+        json_object_del(j, "precision");
+        json_object_del(j, "scale");
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            strip_logical(v);
+        }
+    }
+}
+
+/* The canonical form and fingerprint of json with and without its logical
+ * types are the same. */
+static void expect_pcf_ignores_logical(const char *json, const char *label)
+{
+    json_error_t je;
+    json_t *doc = json_loads(json, 0, &je);
+    cr_assert_not_null(doc, "%s: %s", label, je.text);
+    strip_logical(doc);
+    char *plain = json_dumps(doc, JSON_COMPACT);
+    hf_avro_schema_t *with = parse(json), *without = parse(plain);
+    cr_expect_str_eq(hf_avro_schema_pcf(with), hf_avro_schema_pcf(without), "%s", label);
+    cr_expect_eq(hf_avro_schema_fingerprint(with), hf_avro_schema_fingerprint(without), "%s",
+                 label);
+    cr_expect_null(strstr(hf_avro_schema_pcf(with), "logicalType"), "%s", label);
+    hf_avro_schema_destroy(with);
+    hf_avro_schema_destroy(without);
+    free(plain);
+    json_decref(doc);
+}
+
+Test(avro, logical_types_are_kept)
+{
+    const char *json =
+        "{\"type\":\"record\",\"name\":\"r\",\"namespace\":\"n\",\"fields\":["
+        "{\"name\":\"id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
+        "{\"name\":\"at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
+        "{\"name\":\"day\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"}},"
+        "{\"name\":\"amount\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\","
+        "\"precision\":10,\"scale\":2}},"
+        "{\"name\":\"price\",\"type\":{\"type\":\"fixed\",\"name\":\"Price\",\"size\":8,"
+        "\"logicalType\":\"decimal\",\"precision\":18}},"
+        "{\"name\":\"price2\",\"type\":\"Price\"},"
+        "{\"name\":\"seen\",\"type\":[\"null\",{\"type\":\"long\","
+        "\"logicalType\":\"timestamp-millis\"}],\"default\":null},"
+        "{\"name\":\"odd\",\"type\":{\"type\":\"string\",\"logicalType\":\"not-a-type\"}},"
+        "{\"name\":\"plain\",\"type\":\"long\"},"
+        "{\"name\":\"plain_obj\",\"type\":{\"type\":\"long\",\"doc\":\"no logical type\"}}]}";
+    hf_avro_schema_t *s = parse(json);
+    const hf_avro_node_t *root = hf_avro_schema_root(s);
+    cr_expect_null(root->logical_type);
+
+    const hf_avro_node_t *t = field_named(root, "id")->type;
+    cr_expect_eq(t->type, HF_AVRO_STRING);
+    cr_expect_str_eq(t->logical_type, "uuid");
+    cr_expect_eq(t->min_size, 1, "a logical type keeps the primitive's encoding");
+    t = field_named(root, "at")->type;
+    cr_expect_eq(t->type, HF_AVRO_LONG);
+    cr_expect_str_eq(t->logical_type, "timestamp-micros");
+    t = field_named(root, "day")->type;
+    cr_expect_eq(t->type, HF_AVRO_INT);
+    cr_expect_str_eq(t->logical_type, "date");
+    t = field_named(root, "amount")->type;
+    cr_expect_eq(t->type, HF_AVRO_BYTES);
+    cr_expect_str_eq(t->logical_type, "decimal");
+    cr_expect_eq(t->precision, 10);
+    cr_expect_eq(t->scale, 2);
+    t = field_named(root, "price")->type;
+    cr_expect_eq(t->type, HF_AVRO_FIXED);
+    cr_expect_str_eq(t->logical_type, "decimal");
+    cr_expect_eq(t->precision, 18);
+    cr_expect_eq(t->scale, 0, "scale defaults to 0");
+    cr_expect_eq(field_named(root, "price2")->type, t, "a reference is the same node");
+    t = field_named(root, "seen")->type;
+    cr_assert_eq(t->type, HF_AVRO_UNION);
+    cr_expect_null(t->logical_type);
+    cr_expect_null(t->branches[0]->logical_type);
+    cr_expect_eq(t->branches[1]->type, HF_AVRO_LONG);
+    cr_expect_str_eq(t->branches[1]->logical_type, "timestamp-millis");
+    t = field_named(root, "odd")->type;
+    cr_expect_eq(t->type, HF_AVRO_STRING);
+    cr_expect_str_eq(t->logical_type, "not-a-type", "kept as written, not validated");
+    cr_expect_null(field_named(root, "plain")->type->logical_type);
+    cr_expect_null(field_named(root, "plain_obj")->type->logical_type);
+    cr_expect_eq(field_named(root, "plain")->type->precision, 0);
+
+    /* a logical type does not change how data resolves */
+    hf_avro_schema_t *plain = parse("{\"type\":\"record\",\"name\":\"r\",\"namespace\":\"n\","
+                                    "\"fields\":[{\"name\":\"at\",\"type\":\"long\"}]}");
+    cr_expect_eq(hf_avro_check(root, hf_avro_schema_root(plain), NULL), 0);
+    cr_expect_eq(hf_avro_check(hf_avro_schema_root(plain), root, NULL), 8,
+                 "reader fields without default: id day amount price price2 odd plain plain_obj");
+    hf_avro_schema_destroy(plain);
+    hf_avro_schema_destroy(s);
+
+    expect_pcf_ignores_logical(json, "inline schema");
+    /* a bare primitive with a logical type */
+    s = parse("{\"type\":\"int\",\"logicalType\":\"date\"}");
+    cr_expect_str_eq(hf_avro_schema_root(s)->logical_type, "date");
+    cr_expect_str_eq(hf_avro_schema_pcf(s), "\"int\"");
+    hf_avro_schema_destroy(s);
+}
+
+Test(avro, logical_types_in_the_real_schemas)
+{
+    char *dir = hf_asprintf("%s/schemas/avro",
+                            getenv("HF_SOURCE_DIR") ? getenv("HF_SOURCE_DIR") : HF_SOURCE_DIR);
+    char *path = hf_asprintf("%s/DonationCollected.v2.avsc", dir);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    cr_assert_not_null(doc, "%s: %s", path, je.text);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    hf_avro_schema_t *s = parse(text);
+    const hf_avro_node_t *root = hf_avro_schema_root(s);
+    cr_expect_str_eq(field_named(root, "event_id")->type->logical_type, "uuid");
+    cr_expect_str_eq(field_named(root, "occurred_at")->type->logical_type, "timestamp-micros");
+    cr_expect_str_eq(field_named(root, "reported_at")->type->logical_type, "timestamp-micros");
+    cr_expect_null(field_named(root, "event_type")->type->logical_type);
+    cr_expect_null(field_named(root, "utc_offset_minutes")->type->logical_type);
+    const hf_avro_node_t *sup = field_named(root, "supersedes_event_id")->type;
+    cr_assert_eq(sup->type, HF_AVRO_UNION);
+    cr_expect_str_eq(sup->branches[1]->logical_type, "uuid");
+    cr_expect_null(field_named(root, "op")->type->logical_type);
+    hf_avro_schema_destroy(s);
+    free(text);
+    json_decref(doc);
+    hf_free(path);
+
+    /* every schema file: the canonical form does not see the logical types,
+     * and the "date" ones (there are some) are kept */
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    struct dirent *de;
+    size_t files = 0, dates = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 5, ".avsc") != 0)
+            continue;
+        path = hf_asprintf("%s/%s", dir, de->d_name);
+        doc = json_load_file(path, 0, &je);
+        cr_assert_not_null(doc, "%s: %s", path, je.text);
+        text = json_dumps(doc, JSON_COMPACT);
+        expect_pcf_ignores_logical(text, path);
+        s = parse(text);
+        root = hf_avro_schema_root(s);
+        for (size_t i = 0; i < root->n; i++) {
+            const hf_avro_node_t *t = root->fields[i].type;
+            if (t->type == HF_AVRO_UNION && t->n == 2)
+                t = t->branches[1];
+            if (t->logical_type && strcmp(t->logical_type, "date") == 0) {
+                cr_expect_eq(t->type, HF_AVRO_INT, "%s: %s", path, root->fields[i].name);
+                dates++;
+            }
+        }
+        hf_avro_schema_destroy(s);
+        free(text);
+        json_decref(doc);
+        hf_free(path);
+        files++;
+    }
+    closedir(d);
+    cr_expect_geq(files, 11);
+    cr_expect_eq(dates, 2, "the schema files have two date fields");
+    hf_free(dir);
 }

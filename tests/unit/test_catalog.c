@@ -17,6 +17,7 @@
 
 #include "hf_avro.h"
 #include "hf_catalog.h"
+#include "hf_decoder.h"
 #include "hf_frame.h"
 #include "hf_mem.h"
 
@@ -328,6 +329,72 @@ Test(catalog, loads_the_real_schemas)
     hf_catalog_destroy(NULL);
 }
 
+Test(catalog, reader_tree_is_the_newest_schema_of_each_type)
+{
+    hf_catalog_t *cat = load_real();
+    for (size_t t = 0; t < hf_event_types_count; t++) {
+        const hf_event_type_t *et = &hf_event_types[t];
+        hf_catalog_info_t newest = {0}, info;
+        for (size_t i = 0; i < hf_catalog_count(cat); i++)
+            if (hf_catalog_entry(cat, i, &info) == HF_OK && info.event_type == et &&
+                info.is_newest)
+                newest = info;
+        int version = -1;
+        const hf_avro_schema_t *tree = hf_catalog_reader_tree(cat, et, &version);
+        cr_assert_not_null(tree, "%s", et->name);
+        cr_expect_eq(version, newest.version, "%s", et->name);
+        cr_expect_eq(hf_avro_schema_fingerprint(tree), newest.fingerprint, "%s", et->name);
+        cr_expect_str_eq(hf_avro_schema_pcf(tree), newest.canonical);
+        const hf_avro_node_t *root = hf_avro_schema_root(tree);
+        cr_assert_eq(root->type, HF_AVRO_RECORD);
+        cr_expect_str_eq(root->name, et->name);
+        for (size_t i = 0; i < root->n; i++)
+            cr_expect_eq(hf_catalog_field_index(cat, et, root->fields[i].name), (int)i,
+                         "%s.%s: field order is the decoded value's", et->name,
+                         root->fields[i].name);
+        cr_expect_eq(hf_catalog_reader_tree(cat, et, NULL), tree);
+    }
+
+    /* what a column layout needs: names, types, nullability, logical types */
+    const hf_event_type_t *dc = hf_event_type_find("DonationCollected");
+    int version = 0;
+    const hf_avro_node_t *root = hf_avro_schema_root(hf_catalog_reader_tree(cat, dc, &version));
+    cr_expect_eq(version, 2);
+    const hf_avro_field_t *f = &root->fields[hf_catalog_field_index(cat, dc, "occurred_at")];
+    cr_expect_eq(f->type->type, HF_AVRO_LONG);
+    cr_expect_str_eq(f->type->logical_type, "timestamp-micros");
+    f = &root->fields[hf_catalog_field_index(cat, dc, "supersedes_event_id")];
+    cr_assert_eq(f->type->type, HF_AVRO_UNION);
+    cr_assert_eq(f->type->n, 2);
+    cr_expect_eq(f->type->branches[0]->type, HF_AVRO_NULL);
+    cr_expect_eq(f->type->branches[1]->type, HF_AVRO_STRING);
+    cr_expect_str_eq(f->type->branches[1]->logical_type, "uuid");
+    f = &root->fields[hf_catalog_field_index(cat, dc, "procedure")];
+    cr_expect_eq(f->type->type, HF_AVRO_ENUM);
+    cr_expect_null(f->type->logical_type);
+    f = &root->fields[hf_catalog_field_index(cat, dc, "anticoagulant_ml")];
+    cr_expect_eq(f->type->type, HF_AVRO_UNION, "added in v2: the reader tree is v2");
+
+    /* a decoded v1 value has the reader tree's fields */
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    hf_buf_t buf = {0};
+    encode_donation(cat, 1, &buf);
+    hf_decoded_t d;
+    char err[512] = "";
+    cr_assert_eq(hf_decoder_decode(dec, buf.data, buf.len, 0, &d, err, sizeof(err)), HF_OK, "%s",
+                 err);
+    size_t nfields = 0;
+    cr_expect_eq(avro_value_get_size(d.value, &nfields), 0);
+    cr_expect_eq(nfields, root->n);
+    hf_buf_free(&buf);
+    hf_decoder_destroy(dec);
+
+    hf_event_type_t stray = *dc;
+    cr_expect_null(hf_catalog_reader_tree(cat, NULL, &version));
+    cr_expect_null(hf_catalog_reader_tree(cat, &stray, NULL), "not an entry of hf_event_types");
+    hf_catalog_destroy(cat);
+}
+
 Test(catalog, fingerprints_are_stable)
 {
     /* 1. pinned values, computed independently with fastavro */
@@ -597,6 +664,68 @@ Test(catalog, decode_errors)
     hf_buf_free(&buf);
     hf_decoder_destroy(dec);
     hf_decoder_destroy(NULL);
+    hf_catalog_destroy(cat);
+}
+
+/* One failed decode: the error, and the fingerprint exactly when the frame
+ * header was there. */
+static void expect_fail(hf_decoder_t *dec, const void *buf, size_t len, size_t max_len,
+                        hf_err_t want, bool want_fp, uint64_t fp, const char *label)
+{
+    hf_decoded_t d;
+    memset(&d, 0xa5, sizeof(d)); /* stale contents must not survive */
+    char err[512] = "";
+    cr_expect_eq(hf_decoder_decode(dec, buf, len, max_len, &d, err, sizeof(err)), want,
+                 "%s: %s", label, err);
+    cr_expect_eq(d.has_fingerprint, want_fp, "%s", label);
+    cr_expect_eq(d.fingerprint, want_fp ? fp : 0, "%s: %016llx", label,
+                 (unsigned long long)d.fingerprint);
+    cr_expect_null(d.event_type, "%s", label);
+    cr_expect_null(d.value, "%s", label);
+}
+
+Test(catalog, decode_failures_report_the_fingerprint_when_a_header_was_read)
+{
+    hf_catalog_t *cat = load_real();
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    hf_buf_t buf = {0};
+    uint64_t fp = encode_donation(cat, 2, &buf);
+
+    /* no header: too short, bad magic */
+    expect_fail(dec, NULL, 0, 0, HF_ERR_TRUNCATED, false, 0, "empty");
+    expect_fail(dec, buf.data, 1, 0, HF_ERR_TRUNCATED, false, 0, "1 byte");
+    expect_fail(dec, buf.data, 9, 0, HF_ERR_TRUNCATED, false, 0, "9 bytes");
+    buf.data[1] = 0x02;
+    expect_fail(dec, buf.data, buf.len, 0, HF_ERR_BAD_MAGIC, false, 0, "bad magic");
+    expect_fail(dec, buf.data, 5, 0, HF_ERR_BAD_MAGIC, false, 0, "short, bad magic");
+    buf.data[1] = 0x01;
+
+    /* a header: everything else */
+    expect_fail(dec, buf.data, 10, 0, HF_ERR_TRUNCATED, true, fp, "header only");
+    expect_fail(dec, buf.data, buf.len, buf.len - 1, HF_ERR_OVERSIZE, true, fp, "oversize");
+    expect_fail(dec, buf.data, buf.len - 1, 0, HF_ERR_TRUNCATED, true, fp, "truncated body");
+    hf_buf_t longer = {0};
+    hf_buf_append(&longer, buf.data, buf.len);
+    hf_buf_append(&longer, "\0", 1);
+    expect_fail(dec, longer.data, longer.len, 0, HF_ERR_TRAILING, true, fp, "trailing bytes");
+    hf_buf_free(&longer);
+    uint8_t b0 = buf.data[10];
+    buf.data[10] = 0x01; /* event_id length -1 */
+    expect_fail(dec, buf.data, buf.len, 0, HF_ERR_DECODE, true, fp, "body does not decode");
+    buf.data[10] = b0;
+    buf.data[5] ^= 0xff;
+    expect_fail(dec, buf.data, buf.len, 0, HF_ERR_UNKNOWN_FINGERPRINT, true,
+                fp ^ ((uint64_t)0xff << 24), "unknown fingerprint");
+    buf.data[5] ^= 0xff;
+
+    hf_decoded_t d;
+    char err[512] = "";
+    cr_assert_eq(hf_decoder_decode(dec, buf.data, buf.len, 0, &d, err, sizeof(err)), HF_OK, "%s",
+                 err);
+    cr_expect(d.has_fingerprint);
+    cr_expect_eq(d.fingerprint, fp);
+    hf_buf_free(&buf);
+    hf_decoder_destroy(dec);
     hf_catalog_destroy(cat);
 }
 

@@ -70,3 +70,24 @@ Test(frame, every_prefix_of_a_frame_is_handled)
         cr_expect_eq(err, n <= 10 ? HF_ERR_TRUNCATED : HF_OK, "len %zu", n);
     }
 }
+
+Test(frame, peek_reads_a_whole_header_only)
+{
+    uint8_t buf[12];
+    hf_frame_header(buf, 0x0102030405060708ULL);
+    buf[10] = buf[11] = 0;
+    uint64_t fp = 7;
+    cr_expect_not(hf_frame_peek(NULL, 0, &fp));
+    for (size_t n = 0; n < HF_FRAME_HEADER_LEN; n++)
+        cr_expect_not(hf_frame_peek(buf, n, &fp), "len %zu", n);
+    cr_expect_eq(fp, 7, "untouched when false");
+    cr_expect(hf_frame_peek(buf, HF_FRAME_HEADER_LEN, &fp), "a header without a body");
+    cr_expect_eq(fp, 0x0102030405060708ULL);
+    fp = 7;
+    cr_expect(hf_frame_peek(buf, sizeof(buf), &fp));
+    cr_expect_eq(fp, 0x0102030405060708ULL);
+    buf[1] = 0x02;
+    fp = 7;
+    cr_expect_not(hf_frame_peek(buf, sizeof(buf), &fp));
+    cr_expect_eq(fp, 7);
+}

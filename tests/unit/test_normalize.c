@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hf_catalog.h"
+#include "hf_decoder.h"
 #include "hf_normalize.h"
 
 static hf_catalog_t *cat;

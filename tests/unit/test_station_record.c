@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hf_catalog.h"
+#include "hf_decoder.h"
 #include "hf_config.h"
 #include "hf_csv.h"
 #include "hf_event_types.h"

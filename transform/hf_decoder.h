@@ -1,0 +1,75 @@
+/*
+ * hf_decoder — the consumer's hot path: decode any single-object frame
+ * whose writer schema is in the catalogue into the newest schema of its
+ * event type.
+ *
+ * Why not Avro C's own resolver: avro_resolved_writer_new() in Avro C 1.11
+ * rejects a reader field that the writer lacks ("Reader field ... doesn't
+ * appear in writer"; defaults are a TODO there) and has no enum defaults, and
+ * avro_value_read() trusts lengths and counts in the input. The decoder here
+ * reads the bytes itself, following the plan the catalogue compiled from the
+ * specification's resolution rules, with every length checked against the
+ * bytes left, and writes the result into an ordinary Avro C generic value of
+ * the reader schema.
+ *
+ * The catalogue is shared by all threads; decoding state (reusable values,
+ * scratch memory) lives in an hf_decoder_t, one per thread.
+ */
+#ifndef HF_DECODER_H
+#define HF_DECODER_H
+
+#include <avro.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hf_err.h"
+#include "hf_event_types.h"
+
+typedef struct hf_catalog_s hf_catalog_t; /* hf_catalog.h */
+typedef struct hf_decoder_s hf_decoder_t;
+
+/* ==== lifecycle ==== */
+
+/* One per thread. cat is borrowed and must outlive the decoder. */
+hf_decoder_t *hf_decoder_new(const hf_catalog_t *cat);
+void hf_decoder_destroy(hf_decoder_t *dec); /* NULL is a no-op */
+
+/* ==== decoding ==== */
+
+typedef struct hf_decoded_s {
+    const hf_event_type_t *event_type;
+    /* The writer schema's fingerprint from the frame header. Set whenever
+     * the message starts with a whole header (10 bytes, C3 01), also when
+     * decoding fails after that: oversize, a header without a body, an
+     * unknown fingerprint, a body that does not decode, trailing bytes.
+     * has_fingerprint is false (and fingerprint 0) when the message is too
+     * short for a header or does not start with C3 01. */
+    bool has_fingerprint;
+    uint64_t fingerprint;
+    int writer_version;
+    int reader_version; /* newest version of event_type */
+    /* The record in the reader (newest) schema. Borrowed from the decoder:
+     * valid until the next hf_decoder_decode or hf_decoder_destroy. */
+    avro_value_t *value;
+} hf_decoded_t;
+
+/* Decode one frame (whole Kafka message value). buf is only read during the
+ * call. Errors, all permanent (quarantine the message):
+ *   HF_ERR_OVERSIZE, HF_ERR_TRUNCATED, HF_ERR_BAD_MAGIC  frame (hf_frame.h);
+ *                       TRUNCATED also when the body ends inside a value
+ *   HF_ERR_UNKNOWN_FINGERPRINT  writer schema not in the catalogue
+ *   HF_ERR_DECODE       the body does not match the writer schema (bad
+ *                       varint, union index, enum index, boolean byte, a
+ *                       negative length, nesting deeper than 64), or an
+ *                       enum symbol or union branch the reader cannot
+ *                       represent
+ *   HF_ERR_TRAILING     bytes left after the record
+ * errstr says where (field path) and why. On HF_OK *out is filled; on error
+ * only has_fingerprint and fingerprint are (event_type and value are NULL,
+ * the versions 0), so that a quarantined message can name its writer. */
+hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_t max_len,
+                           hf_decoded_t *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+#endif /* HF_DECODER_H */
