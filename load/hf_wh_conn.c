@@ -211,19 +211,17 @@ hf_err_t hf_wh_open(const hf_config_t *cfg, const hf_catalog_t *cat, hf_wh_t **o
     wh->daily = strcmp(hf_config_str(cfg, "warehouse.partition_granularity"), "day") == 0;
     wh->ntables = hf_event_types_count;
     hf_err_t err = HF_OK;
-    /* The newest schema file of every event type gives the expected columns. */
+    /* The catalogue's reader schema (the newest version) of every event type
+     * gives the expected columns. */
     for (size_t t = 0; t < wh->ntables && !err; t++) {
-        hf_catalog_info_t info, best = {0};
-        for (size_t i = 0; i < hf_catalog_count(cat); i++)
-            if (hf_catalog_entry(cat, i, &info) == HF_OK && info.is_newest &&
-                info.event_type == &hf_event_types[t])
-                best = info;
-        if (!best.path)
+        int version = 0;
+        const hf_avro_schema_t *tree = hf_catalog_reader_tree(cat, &hf_event_types[t], &version);
+        if (!tree)
             err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "no schema for event type %s",
                              hf_event_types[t].name);
         else
-            err = hf__wh_table_from_avsc(&wh->tables[t], &hf_event_types[t], best.version,
-                                         best.path, errstr, errstr_size);
+            err = hf__wh_table_from_tree(&wh->tables[t], &hf_event_types[t], version, tree,
+                                         errstr, errstr_size);
     }
     if (!err)
         err = hf__session_setup(wh, errstr, errstr_size);

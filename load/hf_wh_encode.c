@@ -1,7 +1,8 @@
 /*
- * hf_wh_encode — fact-table layouts (read from the newest .avsc of each event
- * type, with the logical types Avro C ignores) and the encoder from a decoded
- * Avro record to one PostgreSQL binary COPY tuple.
+ * hf_wh_encode — fact-table layouts (from the catalogue's reader schema
+ * tree of each event type, with the logical types that Avro C's own schema
+ * drops) and the encoder from a decoded Avro record to one PostgreSQL binary
+ * COPY tuple.
  *
  * Binary COPY tuple (PostgreSQL "COPY ... (FORMAT binary)"): int16 field
  * count, then per field int32 byte length (-1 = NULL) and the value in the
@@ -16,7 +17,6 @@
  * int4 flags 0, int4 extension length 0) and ends with int16 -1.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +28,7 @@ const unsigned char hf__copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0
                                            0,   0,   0,   0,   0,   0,   0,    0,    0};
 const unsigned char hf__copy_trailer[2] = {0xff, 0xff};
 
-/* ==== layout from the schema JSON ==== */
+/* ==== layout from the reader schema tree ==== */
 
 const char *hf__wh_pgtype(hf__colkind_t k)
 {
@@ -46,41 +46,37 @@ const char *hf__wh_pgtype(hf__colkind_t k)
     return "?";
 }
 
-/* Map one (non-union) Avro type JSON to a column kind. */
-static bool hf__kind_of(const json_t *t, hf__colkind_t *kind, bool *is_enum)
+/* Map one (non-union) schema node to a column kind. */
+static bool hf__kind_of(const hf_avro_node_t *n, hf__colkind_t *kind, bool *is_enum)
 {
+    const char *logical = n->logical_type;
     *is_enum = false;
-    const char *prim = json_is_string(t) ? json_string_value(t) : NULL;
-    const char *logical = NULL;
-    if (json_is_object(t)) {
-        prim = json_string_value(json_object_get(t, "type"));
-        logical = json_string_value(json_object_get(t, "logicalType"));
-        if (prim && strcmp(prim, "enum") == 0) {
-            *kind = HF__COL_TEXT;
-            *is_enum = true;
-            return true;
-        }
-        if (prim && strcmp(prim, "array") == 0) {
-            const json_t *items = json_object_get(t, "items");
-            *kind = HF__COL_TEXTARR;
-            return json_is_string(items) && strcmp(json_string_value(items), "string") == 0;
-        }
-    }
-    if (!prim)
-        return false;
-    if (strcmp(prim, "string") == 0)
+    switch (n->type) {
+    case HF_AVRO_ENUM:
+        *kind = HF__COL_TEXT;
+        *is_enum = true;
+        return true;
+    case HF_AVRO_ARRAY:
+        *kind = HF__COL_TEXTARR;
+        return n->items && n->items->type == HF_AVRO_STRING;
+    case HF_AVRO_STRING:
         *kind = logical && strcmp(logical, "uuid") == 0 ? HF__COL_UUID : HF__COL_TEXT;
-    else if (strcmp(prim, "int") == 0)
+        return true;
+    case HF_AVRO_INT:
         *kind = logical && strcmp(logical, "date") == 0 ? HF__COL_DATE : HF__COL_INT4;
-    else if (strcmp(prim, "long") == 0)
+        return true;
+    case HF_AVRO_LONG:
         *kind = logical && strcmp(logical, "timestamp-micros") == 0 ? HF__COL_TSTZ : HF__COL_INT8;
-    else if (strcmp(prim, "boolean") == 0)
+        return true;
+    case HF_AVRO_BOOLEAN:
         *kind = HF__COL_BOOL;
-    else if (strcmp(prim, "double") == 0)
+        return true;
+    case HF_AVRO_DOUBLE:
         *kind = HF__COL_FLOAT8;
-    else
+        return true;
+    default:
         return false;
-    return true;
+    }
 }
 
 void hf__wh_table_clear(hf__table_t *t)
@@ -107,52 +103,39 @@ static char *hf__column_list(const hf__table_t *t)
     return (char *)b.data;
 }
 
-hf_err_t hf__wh_table_from_avsc(hf__table_t *t, const hf_event_type_t *et, int version,
-                                const char *path, char *errstr, size_t errstr_size)
+hf_err_t hf__wh_table_from_tree(hf__table_t *t, const hf_event_type_t *et, int version,
+                                const hf_avro_schema_t *schema, char *errstr, size_t errstr_size)
 {
     memset(t, 0, sizeof(*t));
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s:%d: %s", path, jerr.line,
-                          jerr.text);
+    const hf_avro_node_t *root = schema ? hf_avro_schema_root(schema) : NULL;
+    if (!root || root->type != HF_AVRO_RECORD || root->n == 0)
+        return hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s v%d: not a record with fields",
+                          et->name, version);
     hf_err_t err = HF_OK;
-    const json_t *fields = json_object_get(root, "fields");
-    if (!json_is_array(fields) || json_array_size(fields) == 0) {
-        err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s: no fields", path);
-        goto out;
-    }
     t->et = et;
     t->version = version;
     t->i_province = t->i_occurred = t->i_utc_offset = -1;
-    t->fields = hf_calloc(json_array_size(fields), sizeof(hf__col_t));
-    for (size_t i = 0; i < json_array_size(fields); i++) {
-        const json_t *f = json_array_get(fields, i);
-        const char *name = json_string_value(json_object_get(f, "name"));
-        const json_t *type = json_object_get(f, "type");
+    t->fields = hf_calloc(root->n, sizeof(hf__col_t));
+    for (size_t i = 0; i < root->n; i++) {
+        const char *name = root->fields[i].name;
+        const hf_avro_node_t *type = root->fields[i].type;
         hf__col_t *c = &t->fields[i];
-        if (!name || !type) {
-            err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size, "%s: field %zu has no name/type",
-                             path, i);
-            goto out;
-        }
         c->name = hf_strdup(name);
         t->nfields = i + 1;
-        if (json_is_array(type)) {
-            const json_t *b0 = json_array_get(type, 0);
-            if (json_array_size(type) != 2 || !json_is_string(b0) ||
-                strcmp(json_string_value(b0), "null") != 0) {
+        if (type->type == HF_AVRO_UNION) {
+            if (type->n != 2 || type->branches[0]->type != HF_AVRO_NULL) {
                 err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
-                                 "%s: field %s: only [\"null\", T] unions fit a column", path,
-                                 name);
+                                 "%s v%d: field %s: only [\"null\", T] unions fit a column",
+                                 et->name, version, name);
                 goto out;
             }
             c->nullable = true;
-            type = json_array_get(type, 1);
+            type = type->branches[1];
         }
         if (!hf__kind_of(type, &c->kind, &c->is_enum)) {
             err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
-                             "%s: field %s: type has no warehouse column mapping", path, name);
+                             "%s v%d: field %s: type has no warehouse column mapping", et->name,
+                             version, name);
             goto out;
         }
         if (strcmp(name, "province_code") == 0 && c->kind == HF__COL_TEXT && !c->nullable)
@@ -164,9 +147,9 @@ hf_err_t hf__wh_table_from_avsc(hf__table_t *t, const hf_event_type_t *et, int v
     }
     if (t->i_province < 0 || t->i_occurred < 0 || t->i_utc_offset < 0) {
         err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
-                         "%s: the envelope fields province_code (string), occurred_at "
+                         "%s v%d: the envelope fields province_code (string), occurred_at "
                          "(timestamp-micros), utc_offset_minutes (int) are required",
-                         path);
+                         et->name, version);
         goto out;
     }
     t->columns = hf__column_list(t);
@@ -175,7 +158,6 @@ hf_err_t hf__wh_table_from_avsc(hf__table_t *t, const hf_event_type_t *et, int v
     t->stage_copy_sql = hf_asprintf("COPY pg_temp.hf_stage_%s (%s) FROM STDIN (FORMAT binary)",
                                     et->snake, t->columns);
 out:
-    json_decref(root);
     if (err)
         hf__wh_table_clear(t);
     return err;

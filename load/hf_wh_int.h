@@ -59,11 +59,12 @@ typedef struct hf__table_s {
 /* Name of a column kind as format_type() prints it ("timestamp with time zone"). */
 const char *hf__wh_pgtype(hf__colkind_t k);
 
-/* Read the schema JSON at path (an .avsc) into t->fields/nfields and the
- * special indexes. HF_ERR_SCHEMA with errstr for a type the warehouse cannot
- * hold. */
-hf_err_t hf__wh_table_from_avsc(hf__table_t *t, const hf_event_type_t *et, int version,
-                                const char *path, char *errstr, size_t errstr_size);
+/* Lay out t (fields/nfields and the special indexes) from the reader schema
+ * tree of et at version (hf_catalog_reader_tree: field order, types,
+ * nullability and logical types). HF_ERR_SCHEMA with errstr for a type the
+ * warehouse cannot hold. */
+hf_err_t hf__wh_table_from_tree(hf__table_t *t, const hf_event_type_t *et, int version,
+                                const hf_avro_schema_t *schema, char *errstr, size_t errstr_size);
 void hf__wh_table_clear(hf__table_t *t);
 
 /* ==== binary COPY encoding ==== */

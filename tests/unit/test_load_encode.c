@@ -87,18 +87,13 @@ static hf_catalog_t *cat_load(void)
 static void table_for(hf__table_t *t, const hf_catalog_t *cat, const char *type)
 {
     const hf_event_type_t *et = hf_event_type_find(type);
-    hf_catalog_info_t info;
-    for (size_t i = 0; i < hf_catalog_count(cat); i++) {
-        cr_assert_eq(hf_catalog_entry(cat, i, &info), HF_OK);
-        if (info.event_type == et && info.is_newest) {
-            char err[256];
-            cr_assert_eq(hf__wh_table_from_avsc(t, et, info.version, info.path, err,
-                                                sizeof(err)),
-                         HF_OK, "%s", err);
-            return;
-        }
-    }
-    cr_assert_fail("no schema for %s", type);
+    cr_assert(et, "no event type %s", type);
+    int version = 0;
+    const hf_avro_schema_t *tree = hf_catalog_reader_tree(cat, et, &version);
+    cr_assert(tree, "no schema for %s", type);
+    char err[256];
+    cr_assert_eq(hf__wh_table_from_tree(t, et, version, tree, err, sizeof(err)), HF_OK, "%s",
+                 err);
 }
 
 Test(load_encode, layouts_follow_logical_types)
@@ -151,6 +146,71 @@ static int64_t be(const unsigned char *p, int n)
     for (int i = 0; i < n; i++)
         v = v << 8 | p[i];
     return n == 4 ? (int64_t)(int32_t)v : (int64_t)v;
+}
+
+/* Lay out an inline schema; HF_OK or the error with its message in err. */
+static hf_err_t layout_of(const char *json, hf__table_t *t, char *err, size_t errsz)
+{
+    char perr[256];
+    hf_avro_schema_t *s = hf_avro_schema_parse(json, strlen(json), perr, sizeof(perr));
+    cr_assert(s, "%s", perr);
+    hf_err_t e = hf__wh_table_from_tree(t, hf_event_type_find("DonationCollected"), 7, s, err,
+                                        errsz);
+    hf_avro_schema_destroy(s);
+    return e;
+}
+
+#define ENVELOPE                                                                                \
+    "{\"name\":\"province_code\",\"type\":\"string\"},"                                   \
+    "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\","                            \
+    "\"logicalType\":\"timestamp-micros\"}},"                                               \
+    "{\"name\":\"utc_offset_minutes\",\"type\":\"int\"}"
+
+Test(load_encode, layout_from_an_inline_tree)
+{
+    hf__table_t t;
+    char err[256];
+    const char *ok = "{\"type\":\"record\",\"name\":\"X\",\"fields\":[" ENVELOPE
+                     ",{\"name\":\"d\",\"type\":[\"null\",{\"type\":\"int\","
+                     "\"logicalType\":\"date\"}]},"
+                     "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+                     "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+                     "\"symbols\":[\"A\"]}}]}";
+    cr_assert_eq(layout_of(ok, &t, err, sizeof(err)), HF_OK, "%s", err);
+    cr_assert_eq(t.version, 7);
+    cr_assert_eq(t.nfields, 6);
+    cr_assert_eq(t.i_province, 0);
+    cr_assert_eq(t.i_occurred, 1);
+    cr_assert_eq(t.i_utc_offset, 2);
+    cr_assert_eq(t.fields[1].kind, HF__COL_TSTZ);
+    cr_assert_eq(t.fields[3].kind, HF__COL_DATE);
+    cr_assert(t.fields[3].nullable);
+    cr_assert_eq(t.fields[4].kind, HF__COL_TEXTARR);
+    cr_assert_eq(t.fields[5].kind, HF__COL_TEXT);
+    cr_assert(t.fields[5].is_enum);
+    cr_assert_str_eq(t.columns, "event_date, province_code, occurred_at, utc_offset_minutes, d, "
+                                "tags, e, kafka_partition, kafka_offset");
+    hf__wh_table_clear(&t);
+
+    const char *union_last = "{\"type\":\"record\",\"name\":\"X\",\"fields\":[" ENVELOPE
+                             ",{\"name\":\"u\",\"type\":[\"string\",\"null\"]}]}";
+    cr_assert_eq(layout_of(union_last, &t, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "DonationCollected v7: field u: only"), "%s", err);
+    const char *bytes = "{\"type\":\"record\",\"name\":\"X\",\"fields\":[" ENVELOPE
+                        ",{\"name\":\"b\",\"type\":\"bytes\"}]}";
+    cr_assert_eq(layout_of(bytes, &t, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "field b: type has no warehouse column mapping"), "%s", err);
+    const char *int_array = "{\"type\":\"record\",\"name\":\"X\",\"fields\":[" ENVELOPE
+                            ",{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"int\"}}]}";
+    cr_assert_eq(layout_of(int_array, &t, err, sizeof(err)), HF_ERR_SCHEMA);
+    /* occurred_at as a plain long (no logical type) is no envelope field */
+    const char *no_ts = "{\"type\":\"record\",\"name\":\"X\",\"fields\":["
+                        "{\"name\":\"province_code\",\"type\":\"string\"},"
+                        "{\"name\":\"occurred_at\",\"type\":\"long\"},"
+                        "{\"name\":\"utc_offset_minutes\",\"type\":\"int\"}]}";
+    cr_assert_eq(layout_of(no_ts, &t, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "envelope fields"), "%s", err);
+    cr_assert_eq(t.fields, NULL); /* cleared on failure */
 }
 
 Test(load_encode, adverse_event_row_bytes)
