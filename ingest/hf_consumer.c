@@ -1,6 +1,9 @@
 /*
  * hf_consumer — the consume loop: poll, decode, normalize, dedupe, batch,
  * hand the batch to the loader (load/hf_wh_loader), then advise Kafka.
+ * This file holds partitions, messages, rebalancing and the poll loop; the
+ * two batches and the handoff are in hf_consumer_flight.c, the shared state
+ * in hf_consumer_int.h.
  *
  * State per owned partition (hf__part_t) tracks two offsets:
  *   committed  the next offset stored in hf_offsets (PostgreSQL's truth),
@@ -28,6 +31,7 @@
  * owned, and the next owner starts from hf_offsets.
  */
 #include "hf_consumer.h"
+#include "hf_consumer_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,60 +53,6 @@
 #include "hf_warehouse.h"
 #include "hf_wh_loader.h"
 
-/* ==== state ==== */
-
-typedef struct hf__part_s {
-    char *topic;          /* owned */
-    int32_t partition;
-    int64_t committed;    /* next offset per hf_offsets; -1 = nothing stored yet */
-    int64_t pos;          /* next offset to take; -1 = nothing taken since assignment */
-    int64_t flight_end;   /* in_flight: one past the in-flight batch's last message */
-    bool in_flight;       /* the in-flight batch holds messages of this partition */
-    bool in_batch;        /* the batch being built holds messages of this partition */
-    bool rewind;          /* messages were dropped while paused: seek back to pos */
-    bool eof;             /* reached the end of the partition at pos */
-    int64_t gap_at;       /* pos at which a gap was last seen, -1 none */
-    int gap_tries;        /* rewinds tried for the gap at gap_at */
-} hf__part_t;
-
-/* Who may use wh and the two batches when: while a batch is in the loader
- * (hf_wh_loader_busy) the loader thread owns that batch and wh's connection;
- * this thread keeps building `batch` from wh (hf_wh_batch_add_event reads
- * only wh's table layouts, which hf_wh_open fixes and neither a commit nor
- * hf_wh_reconnect changes) and `spare` is NULL. Otherwise everything is this
- * thread's and `spare` is the empty second batch. */
-struct hf_consumer_s {
-    hf_consumer_conf_t conf;
-    rd_kafka_t *rk;
-    hf_wh_t *wh;               /* the loader's connection while a batch is in flight */
-    hf_wh_loader_t *loader;    /* commits the in-flight batch */
-    hf_wh_batch_t *batch;      /* the batch being built */
-    hf_wh_batch_t *spare;      /* the other batch when none is in flight, else NULL */
-    size_t flight_msgs;        /* messages of the in-flight batch */
-    int64_t flight_started_ms; /* its first message (monotonic ms) */
-    hf_decoder_t *dec;
-    hf_normalizer_t *norm;
-    hf__part_t *parts;         /* owned partitions */
-    size_t nparts, capparts;
-    hf_hashset_t *ids;         /* event_ids (16 bytes) in the current batch */
-    /* batch accounting */
-    size_t batch_msgs, batch_bytes;
-    int64_t batch_started_ms;  /* monotonic ms of the batch's first message */
-    /* limits (from config) */
-    size_t max_rows, max_bytes, max_msg_bytes;
-    int64_t max_ms, backoff_max_ms, deadline_ms;
-    bool paused;               /* all owned partitions paused for a retry */
-    bool need_rewind;          /* some partition has rewind set (gap) */
-    hf__part_t *last_part;     /* cache for hf__part_find: consecutive messages
-                                  mostly come from one partition */
-    int64_t last_msg_ms;
-    bool broker_down_logged;   /* "waiting for the Kafka broker" said once per outage */
-    bool fatal;                /* a permanent error ended the run */
-    hf_err_t fatal_err;        /* fatal: its class (never retriable) */
-    char fatal_msg[640];
-    hf_consumer_stats_t stats;
-};
-
 /* ==== small helpers ==== */
 
 static bool hf__stopping(const hf_consumer_t *c)
@@ -111,9 +61,7 @@ static bool hf__stopping(const hf_consumer_t *c)
 }
 
 /* A permanent error ends the run (the last one is reported, as before). */
-static void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
+void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -123,7 +71,7 @@ static void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
     c->fatal = true;
 }
 
-static hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition)
+hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition)
 {
     hf__part_t *p = c->last_part;
     if (p && p->partition == partition && strcmp(p->topic, topic) == 0)
@@ -150,7 +98,7 @@ static rd_kafka_topic_partition_list_t *hf__parts_list(const hf_consumer_t *c)
     return l;
 }
 
-static void hf__pause_all(hf_consumer_t *c, bool pause)
+void hf__pause_all(hf_consumer_t *c, bool pause)
 {
     if (c->paused == pause || c->nparts == 0) {
         c->paused = pause;
@@ -166,7 +114,7 @@ static void hf__pause_all(hf_consumer_t *c, bool pause)
 }
 
 /* Seek partitions whose messages were dropped back to where the batch ends. */
-static void hf__rewind(hf_consumer_t *c)
+void hf__rewind(hf_consumer_t *c)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < c->nparts; i++) {
@@ -187,279 +135,6 @@ static void hf__rewind(hf_consumer_t *c)
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* ==== batches ==== */
-
-/* The batch being built is full: it waits for the loader with partitions
- * paused. */
-static bool hf__batch_full(const hf_consumer_t *c)
-{
-    return c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes;
-}
-
-static bool hf__all_eof(const hf_consumer_t *c)
-{
-    if (c->nparts == 0)
-        return false;
-    for (size_t i = 0; i < c->nparts; i++)
-        if (!c->parts[i].eof)
-            return false;
-    return true;
-}
-
-/* The batch being built should be committed: full, old (batch_max_ms), or
- * caught up: commit now rather than wait out batch_max_ms, but not for
- * every trickle of messages at a steady rate. */
-static bool hf__batch_ready(const hf_consumer_t *c, int64_t now)
-{
-    return c->batch_msgs &&
-           (hf__batch_full(c) || now - c->batch_started_ms >= c->max_ms ||
-            (hf__all_eof(c) && now - c->batch_started_ms >= c->max_ms / 10));
-}
-
-/* Empty the batch being built. */
-static void hf__batch_reset(hf_consumer_t *c)
-{
-    hf_wh_batch_reset(c->batch);
-    hf_hashset_clear(c->ids);
-    c->batch_msgs = c->batch_bytes = 0;
-    c->batch_started_ms = 0;
-    for (size_t i = 0; i < c->nparts; i++)
-        c->parts[i].in_batch = false;
-}
-
-/* Forget both batches (the in-flight one must be reaped: c->spare is back):
- * positions go back to what PostgreSQL holds. The batch being built always
- * continues the in-flight one, so it is never kept without it. */
-static void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *why)
-{
-    if (c->batch_msgs + flight_msgs)
-        hf_log_warn("consume.batch_abandoned", "messages=%zu reason=\"%s\"",
-                    c->batch_msgs + flight_msgs, why);
-    for (size_t i = 0; i < c->nparts; i++) {
-        hf__part_t *p = &c->parts[i];
-        if (p->in_batch || p->in_flight) {
-            p->pos = p->committed;
-            p->rewind = true;
-            p->in_flight = false;
-        }
-    }
-    hf_wh_batch_reset(c->spare);
-    hf__batch_reset(c);
-}
-
-static void hf__kafka_commit_advisory(hf_consumer_t *c)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
-    for (size_t i = 0; i < c->nparts; i++)
-        if (c->parts[i].committed >= 0)
-            rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition)
-                ->offset = c->parts[i].committed;
-    if (l->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1 /* async */);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            hf_log_debug("consume.kafka_commit", "err=\"%s\"", rd_kafka_err2str(e));
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* ==== the in-flight batch ==== */
-
-/* Hand the batch being built to the loader; the spare batch becomes the one
- * being built. Only when nothing is in flight, so every partition's
- * compare-and-set value is its committed offset. once: a single attempt
- * (revoke); deadline_ms: stop retrying then (shutdown), 0 = none. */
-static void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
-{
-    char err[512];
-    for (size_t i = 0; i < c->nparts; i++) {
-        hf__part_t *p = &c->parts[i];
-        if (!p->in_batch)
-            continue;
-        hf_err_t e = hf_wh_batch_set_offsets(c->batch, p->topic, p->partition, p->committed,
-                                             p->pos, err, sizeof(err));
-        if (e != HF_OK) {
-            hf__fatal(c, e, "batch commit failed: %s", err);
-            return;
-        }
-    }
-    hf_err_t e = hf_wh_loader_submit(c->loader, c->batch, once, deadline_ms);
-    if (e != HF_OK) {
-        hf__fatal(c, HF_ERR_INTERNAL, "batch commit failed: loader refused the batch: %s",
-                  hf_err_name(e));
-        return;
-    }
-    for (size_t i = 0; i < c->nparts; i++) {
-        hf__part_t *p = &c->parts[i];
-        if (p->in_batch) {
-            p->in_flight = true;
-            p->flight_end = p->pos;
-        }
-    }
-    c->batch = c->spare; /* empty */
-    c->spare = NULL;
-    c->flight_msgs = c->batch_msgs;
-    c->flight_started_ms = c->batch_started_ms;
-    hf__batch_reset(c);
-}
-
-/* The in-flight commit succeeded: the offsets move, stats, log, Kafka
- * advisory commit. */
-static void hf__flight_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
-{
-    const hf_wh_stats_t *st = &o->stats;
-    c->stats.loaded += st->inserted;
-    c->stats.duplicates += st->duplicates;
-    c->stats.quarantined += st->quarantined;
-    c->stats.batches++;
-    hf_log_info("consume.batch_committed",
-                "messages=%zu inserted=%zu duplicates=%zu quarantined=%zu "
-                "partitions_created=%zu build_ms=%" PRId64 " commit_ms=%" PRId64, msgs,
-                st->inserted, st->duplicates, st->quarantined, st->partitions_created,
-                o->started_us / 1000 - c->flight_started_ms, o->commit_us / 1000);
-    for (size_t i = 0; i < c->nparts; i++) {
-        hf__part_t *p = &c->parts[i];
-        if (p->in_flight) {
-            p->committed = p->flight_end;
-            p->in_flight = false;
-        }
-    }
-    hf__kafka_commit_advisory(c);
-}
-
-/* Another instance moved the offsets: re-read the truth for every owned
- * partition (the loader is idle, wh is ours) and start again from it. */
-static void hf__flight_conflict(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
-{
-    char err[512];
-    c->stats.conflicts++;
-    hf_log_warn("consume.conflict", "msg=\"offsets moved under us: another instance "
-                "owns a partition; abandoning the batch\" detail=\"%s\"", o->errstr);
-    for (size_t i = 0; i < c->nparts; i++) {
-        hf_wh_tp_t tp = {.topic = c->parts[i].topic, .partition = c->parts[i].partition};
-        if (hf_wh_offsets_get(c->wh, &tp, 1, err, sizeof(err)) == HF_OK)
-            c->parts[i].committed = tp.next_offset;
-    }
-    hf__batch_abandon(c, msgs, "offset conflict");
-    hf__pause_all(c, false);
-    hf__rewind(c);
-}
-
-/* Account for a reaped outcome; the batch comes back as the spare.
- * Failure: both batches are abandoned (the one being built continues the
- * failed one); a conflict re-reads hf_offsets first; a permanent error is
- * fatal. revoking: inside the revoke callback, where any failure just
- * abandons. Returns HF_OK (committed, or a conflict handled), HF_ERR_TIMEOUT
- * (the loader gave up retrying), or the failure. */
-static hf_err_t hf__flight_account(hf_consumer_t *c, const hf_wh_loader_outcome_t *o,
-                                   bool revoking)
-{
-    size_t msgs = c->flight_msgs;
-    c->flight_msgs = 0;
-    c->stats.retries += o->retries;
-    c->spare = o->batch;
-    hf_err_t e = o->result;
-    if (e == HF_OK) {
-        hf_wh_batch_reset(c->spare);
-        hf__flight_committed(c, o, msgs);
-        return HF_OK;
-    }
-    if (revoking) {
-        hf__batch_abandon(c, msgs, "partitions revoked");
-        return e;
-    }
-    if (e == HF_ERR_CONFLICT) {
-        hf__flight_conflict(c, o, msgs);
-        return HF_OK;
-    }
-    if (hf_err_retriable(e)) {
-        /* The loader gave up retrying: shutdown deadline, or exit. */
-        hf__batch_abandon(c, msgs, o->late ? "shutdown deadline passed while PostgreSQL was "
-                                             "unavailable"
-                                           : "PostgreSQL unavailable");
-        hf__pause_all(c, false);
-        hf__rewind(c);
-        return HF_ERR_TIMEOUT;
-    }
-    hf_wh_batch_reset(c->spare);
-    hf__fatal(c, e, "batch commit failed: %s", o->errstr);
-    return e;
-}
-
-/* Collect and account for the in-flight commit if it has finished, without
- * blocking; false when nothing finished. *e: hf__flight_account's result. */
-static bool hf__flight_reap(hf_consumer_t *c, bool revoking, hf_err_t *e)
-{
-    hf_wh_loader_outcome_t o;
-    if (!hf_wh_loader_reap(c->loader, &o))
-        return false;
-    *e = hf__flight_account(c, &o, revoking);
-    return true;
-}
-
-/* Settle the in-flight batch, if any, blocking: one more attempt at most
- * when once. */
-static void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking)
-{
-    if (!hf_wh_loader_busy(c->loader))
-        return;
-    if (once)
-        hf_wh_loader_limit(c->loader, true, 0);
-    hf_err_t e;
-    if (hf_wh_loader_settle(c->loader, 0) == HF_OK) /* no deadline: always */
-        (void)hf__flight_reap(c, revoking, &e);
-}
-
-/* Serve the group (heartbeats, rebalances) without taking messages until
- * the in-flight batch is settled and reaped; messages that arrive are
- * dropped and their partition rewound later. A rebalance callback may
- * settle it meanwhile. */
-static void hf__flight_drain_serving(hf_consumer_t *c)
-{
-    hf_err_t e;
-    while (hf_wh_loader_busy(c->loader) && !hf__flight_reap(c, false, &e)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 10);
-        if (m) {
-            if (!m->err) {
-                hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
-                if (p)
-                    p->rewind = true;
-            }
-            rd_kafka_message_destroy(m);
-        }
-    }
-}
-
-/* How long this thread, its batch full, waits for a healthy loader without
- * polling Kafka (the sequential loop blocked in the commit as long). */
-#define HF__HOLD_WAIT_MS 1000
-
-/* The batch being built is full while the loader is still busy. A healthy
- * commit ends soon: wait for it without polling, because pausing drops the
- * prefetched messages and refetching them after the rewind costs far more
- * than the wait (measured: ~0.7 s per batch). Once the loader is retrying
- * (or slow), pause every owned partition and keep serving the group; resume
- * (and rewind what was dropped) when the batch has gone to the loader. */
-static void hf__flow_control(hf_consumer_t *c)
-{
-    bool hold = hf_wh_loader_busy(c->loader) && c->batch_msgs && hf__batch_full(c);
-    if (hold && !c->paused &&
-        hf_wh_loader_wait_healthy(c->loader, hf_time_mono_ms() + HF__HOLD_WAIT_MS)) {
-        hf_err_t e = HF_OK;
-        (void)hf__flight_reap(c, false, &e); /* finished: always reaped */
-        if (c->fatal)
-            return;
-        if (e == HF_OK && c->batch_msgs) /* else both batches were abandoned */
-            hf__flight_submit(c, false, 0);
-        hold = false;
-    }
-    if (hold && !c->paused) {
-        hf__pause_all(c, true);
-    } else if (!hold && c->paused) {
-        hf__pause_all(c, false);
-        hf__rewind(c);
-    }
 }
 
 /* ==== messages ==== */

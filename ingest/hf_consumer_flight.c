@@ -1,0 +1,289 @@
+/*
+ * hf_consumer_flight — the consumer's two batches: the one being built and
+ * the one in flight in the loader thread (load/hf_wh_loader). Submit hands
+ * the built batch over with its offsets compare-and-set values; reap and
+ * settle collect the outcome and account for it (offsets move, or both
+ * batches are abandoned, or the run ends); flow control holds or pauses
+ * Kafka while the built batch is full and the loader still busy. The
+ * two-batch scheme is described at the head of hf_consumer.c.
+ */
+#include "hf_consumer_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "hf_log.h"
+#include "hf_time.h"
+
+/* ==== batches ==== */
+
+/* The batch being built is full: it waits for the loader with partitions
+ * paused. */
+bool hf__batch_full(const hf_consumer_t *c)
+{
+    return c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes;
+}
+
+bool hf__all_eof(const hf_consumer_t *c)
+{
+    if (c->nparts == 0)
+        return false;
+    for (size_t i = 0; i < c->nparts; i++)
+        if (!c->parts[i].eof)
+            return false;
+    return true;
+}
+
+/* The batch being built should be committed: full, old (batch_max_ms), or
+ * caught up: commit now rather than wait out batch_max_ms, but not for
+ * every trickle of messages at a steady rate. */
+bool hf__batch_ready(const hf_consumer_t *c, int64_t now)
+{
+    return c->batch_msgs &&
+           (hf__batch_full(c) || now - c->batch_started_ms >= c->max_ms ||
+            (hf__all_eof(c) && now - c->batch_started_ms >= c->max_ms / 10));
+}
+
+/* Empty the batch being built. */
+void hf__batch_reset(hf_consumer_t *c)
+{
+    hf_wh_batch_reset(c->batch);
+    hf_hashset_clear(c->ids);
+    c->batch_msgs = c->batch_bytes = 0;
+    c->batch_started_ms = 0;
+    for (size_t i = 0; i < c->nparts; i++)
+        c->parts[i].in_batch = false;
+}
+
+/* Forget both batches (the in-flight one must be reaped: c->spare is back):
+ * positions go back to what PostgreSQL holds. The batch being built always
+ * continues the in-flight one, so it is never kept without it. */
+void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *why)
+{
+    if (c->batch_msgs + flight_msgs)
+        hf_log_warn("consume.batch_abandoned", "messages=%zu reason=\"%s\"",
+                    c->batch_msgs + flight_msgs, why);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_batch || p->in_flight) {
+            p->pos = p->committed;
+            p->rewind = true;
+            p->in_flight = false;
+        }
+    }
+    hf_wh_batch_reset(c->spare);
+    hf__batch_reset(c);
+}
+
+static void hf__kafka_commit_advisory(hf_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].committed >= 0)
+            rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition)
+                ->offset = c->parts[i].committed;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1 /* async */);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            hf_log_debug("consume.kafka_commit", "err=\"%s\"", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ==== the in-flight batch ==== */
+
+/* Hand the batch being built to the loader; the spare batch becomes the one
+ * being built. Only when nothing is in flight, so every partition's
+ * compare-and-set value is its committed offset. once: a single attempt
+ * (revoke); deadline_ms: stop retrying then (shutdown), 0 = none. */
+void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
+{
+    char err[512];
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (!p->in_batch)
+            continue;
+        hf_err_t e = hf_wh_batch_set_offsets(c->batch, p->topic, p->partition, p->committed,
+                                             p->pos, err, sizeof(err));
+        if (e != HF_OK) {
+            hf__fatal(c, e, "batch commit failed: %s", err);
+            return;
+        }
+    }
+    hf_err_t e = hf_wh_loader_submit(c->loader, c->batch, once, deadline_ms);
+    if (e != HF_OK) {
+        hf__fatal(c, HF_ERR_INTERNAL, "batch commit failed: loader refused the batch: %s",
+                  hf_err_name(e));
+        return;
+    }
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_batch) {
+            p->in_flight = true;
+            p->flight_end = p->pos;
+        }
+    }
+    c->batch = c->spare; /* empty */
+    c->spare = NULL;
+    c->flight_msgs = c->batch_msgs;
+    c->flight_started_ms = c->batch_started_ms;
+    hf__batch_reset(c);
+}
+
+/* The in-flight commit succeeded: the offsets move, stats, log, Kafka
+ * advisory commit. */
+static void hf__flight_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
+{
+    const hf_wh_stats_t *st = &o->stats;
+    c->stats.loaded += st->inserted;
+    c->stats.duplicates += st->duplicates;
+    c->stats.quarantined += st->quarantined;
+    c->stats.batches++;
+    hf_log_info("consume.batch_committed",
+                "messages=%zu inserted=%zu duplicates=%zu quarantined=%zu "
+                "partitions_created=%zu build_ms=%" PRId64 " commit_ms=%" PRId64, msgs,
+                st->inserted, st->duplicates, st->quarantined, st->partitions_created,
+                o->started_us / 1000 - c->flight_started_ms, o->commit_us / 1000);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf__part_t *p = &c->parts[i];
+        if (p->in_flight) {
+            p->committed = p->flight_end;
+            p->in_flight = false;
+        }
+    }
+    hf__kafka_commit_advisory(c);
+}
+
+/* Another instance moved the offsets: re-read the truth for every owned
+ * partition (the loader is idle, wh is ours) and start again from it. */
+static void hf__flight_conflict(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
+{
+    char err[512];
+    c->stats.conflicts++;
+    hf_log_warn("consume.conflict", "msg=\"offsets moved under us: another instance "
+                "owns a partition; abandoning the batch\" detail=\"%s\"", o->errstr);
+    for (size_t i = 0; i < c->nparts; i++) {
+        hf_wh_tp_t tp = {.topic = c->parts[i].topic, .partition = c->parts[i].partition};
+        if (hf_wh_offsets_get(c->wh, &tp, 1, err, sizeof(err)) == HF_OK)
+            c->parts[i].committed = tp.next_offset;
+    }
+    hf__batch_abandon(c, msgs, "offset conflict");
+    hf__pause_all(c, false);
+    hf__rewind(c);
+}
+
+/* Account for a reaped outcome; the batch comes back as the spare.
+ * Failure: both batches are abandoned (the one being built continues the
+ * failed one); a conflict re-reads hf_offsets first; a permanent error is
+ * fatal. revoking: inside the revoke callback, where any failure just
+ * abandons. Returns HF_OK (committed, or a conflict handled), HF_ERR_TIMEOUT
+ * (the loader gave up retrying), or the failure. */
+static hf_err_t hf__flight_account(hf_consumer_t *c, const hf_wh_loader_outcome_t *o,
+                                   bool revoking)
+{
+    size_t msgs = c->flight_msgs;
+    c->flight_msgs = 0;
+    c->stats.retries += o->retries;
+    c->spare = o->batch;
+    hf_err_t e = o->result;
+    if (e == HF_OK) {
+        hf_wh_batch_reset(c->spare);
+        hf__flight_committed(c, o, msgs);
+        return HF_OK;
+    }
+    if (revoking) {
+        hf__batch_abandon(c, msgs, "partitions revoked");
+        return e;
+    }
+    if (e == HF_ERR_CONFLICT) {
+        hf__flight_conflict(c, o, msgs);
+        return HF_OK;
+    }
+    if (hf_err_retriable(e)) {
+        /* The loader gave up retrying: shutdown deadline, or exit. */
+        hf__batch_abandon(c, msgs, o->late ? "shutdown deadline passed while PostgreSQL was "
+                                             "unavailable"
+                                           : "PostgreSQL unavailable");
+        hf__pause_all(c, false);
+        hf__rewind(c);
+        return HF_ERR_TIMEOUT;
+    }
+    hf_wh_batch_reset(c->spare);
+    hf__fatal(c, e, "batch commit failed: %s", o->errstr);
+    return e;
+}
+
+/* Collect and account for the in-flight commit if it has finished, without
+ * blocking; false when nothing finished. *e: hf__flight_account's result. */
+bool hf__flight_reap(hf_consumer_t *c, bool revoking, hf_err_t *e)
+{
+    hf_wh_loader_outcome_t o;
+    if (!hf_wh_loader_reap(c->loader, &o))
+        return false;
+    *e = hf__flight_account(c, &o, revoking);
+    return true;
+}
+
+/* Settle the in-flight batch, if any, blocking: one more attempt at most
+ * when once. */
+void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking)
+{
+    if (!hf_wh_loader_busy(c->loader))
+        return;
+    if (once)
+        hf_wh_loader_limit(c->loader, true, 0);
+    hf_err_t e;
+    if (hf_wh_loader_settle(c->loader, 0) == HF_OK) /* no deadline: always */
+        (void)hf__flight_reap(c, revoking, &e);
+}
+
+/* Serve the group (heartbeats, rebalances) without taking messages until
+ * the in-flight batch is settled and reaped; messages that arrive are
+ * dropped and their partition rewound later. A rebalance callback may
+ * settle it meanwhile. */
+void hf__flight_drain_serving(hf_consumer_t *c)
+{
+    hf_err_t e;
+    while (hf_wh_loader_busy(c->loader) && !hf__flight_reap(c, false, &e)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 10);
+        if (m) {
+            if (!m->err) {
+                hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p)
+                    p->rewind = true;
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+}
+
+/* How long this thread, its batch full, waits for a healthy loader without
+ * polling Kafka (the sequential loop blocked in the commit as long). */
+#define HF__HOLD_WAIT_MS 1000
+
+/* The batch being built is full while the loader is still busy. A healthy
+ * commit ends soon: wait for it without polling, because pausing drops the
+ * prefetched messages and refetching them after the rewind costs far more
+ * than the wait (measured: ~0.7 s per batch). Once the loader is retrying
+ * (or slow), pause every owned partition and keep serving the group; resume
+ * (and rewind what was dropped) when the batch has gone to the loader. */
+void hf__flow_control(hf_consumer_t *c)
+{
+    bool hold = hf_wh_loader_busy(c->loader) && c->batch_msgs && hf__batch_full(c);
+    if (hold && !c->paused &&
+        hf_wh_loader_wait_healthy(c->loader, hf_time_mono_ms() + HF__HOLD_WAIT_MS)) {
+        hf_err_t e = HF_OK;
+        (void)hf__flight_reap(c, false, &e); /* finished: always reaped */
+        if (c->fatal)
+            return;
+        if (e == HF_OK && c->batch_msgs) /* else both batches were abandoned */
+            hf__flight_submit(c, false, 0);
+        hold = false;
+    }
+    if (hold && !c->paused) {
+        hf__pause_all(c, true);
+    } else if (!hold && c->paused) {
+        hf__pause_all(c, false);
+        hf__rewind(c);
+    }
+}

@@ -1,0 +1,101 @@
+/*
+ * hf_consumer_int — the consumer's state and what its two files share:
+ * hf_consumer.c (partitions, messages, rebalancing, the poll loop) and
+ * hf_consumer_flight.c (the batch being built and the in-flight batch: the
+ * handoff to load/hf_wh_loader, its outcome, flow control). Not a public API
+ * (hf__ names).
+ */
+#ifndef HF_CONSUMER_INT_H
+#define HF_CONSUMER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "hf_consumer.h"
+#include "hf_hashset.h"
+#include "hf_normalize.h"
+#include "hf_warehouse.h"
+#include "hf_wh_loader.h"
+
+/* ==== state ==== */
+
+typedef struct hf__part_s {
+    char *topic;          /* owned */
+    int32_t partition;
+    int64_t committed;    /* next offset per hf_offsets; -1 = nothing stored yet */
+    int64_t pos;          /* next offset to take; -1 = nothing taken since assignment */
+    int64_t flight_end;   /* in_flight: one past the in-flight batch's last message */
+    bool in_flight;       /* the in-flight batch holds messages of this partition */
+    bool in_batch;        /* the batch being built holds messages of this partition */
+    bool rewind;          /* messages were dropped while paused: seek back to pos */
+    bool eof;             /* reached the end of the partition at pos */
+    int64_t gap_at;       /* pos at which a gap was last seen, -1 none */
+    int gap_tries;        /* rewinds tried for the gap at gap_at */
+} hf__part_t;
+
+/* Who may use wh and the two batches when: while a batch is in the loader
+ * (hf_wh_loader_busy) the loader thread owns that batch and wh's connection;
+ * this thread keeps building `batch` from wh (hf_wh_batch_add_event reads
+ * only wh's table layouts, which hf_wh_open fixes and neither a commit nor
+ * hf_wh_reconnect changes) and `spare` is NULL. Otherwise everything is this
+ * thread's and `spare` is the empty second batch. */
+struct hf_consumer_s {
+    hf_consumer_conf_t conf;
+    rd_kafka_t *rk;
+    hf_wh_t *wh;               /* the loader's connection while a batch is in flight */
+    hf_wh_loader_t *loader;    /* commits the in-flight batch */
+    hf_wh_batch_t *batch;      /* the batch being built */
+    hf_wh_batch_t *spare;      /* the other batch when none is in flight, else NULL */
+    size_t flight_msgs;        /* messages of the in-flight batch */
+    int64_t flight_started_ms; /* its first message (monotonic ms) */
+    hf_decoder_t *dec;
+    hf_normalizer_t *norm;
+    hf__part_t *parts;         /* owned partitions */
+    size_t nparts, capparts;
+    hf_hashset_t *ids;         /* event_ids (16 bytes) in the current batch */
+    /* batch accounting */
+    size_t batch_msgs, batch_bytes;
+    int64_t batch_started_ms;  /* monotonic ms of the batch's first message */
+    /* limits (from config) */
+    size_t max_rows, max_bytes, max_msg_bytes;
+    int64_t max_ms, backoff_max_ms, deadline_ms;
+    bool paused;               /* all owned partitions paused for a retry */
+    bool need_rewind;          /* some partition has rewind set (gap) */
+    hf__part_t *last_part;     /* cache for hf__part_find: consecutive messages
+                                  mostly come from one partition */
+    int64_t last_msg_ms;
+    bool broker_down_logged;   /* "waiting for the Kafka broker" said once per outage */
+    bool fatal;                /* a permanent error ended the run */
+    hf_err_t fatal_err;        /* fatal: its class (never retriable) */
+    char fatal_msg[640];
+    hf_consumer_stats_t stats;
+};
+
+/* ==== hf_consumer.c ==== */
+
+/* A permanent error ends the run (the last one is reported, as before). */
+void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition);
+/* Pause (or resume) every owned partition. */
+void hf__pause_all(hf_consumer_t *c, bool pause);
+/* Seek partitions whose messages were dropped back to where the batch ends. */
+void hf__rewind(hf_consumer_t *c);
+
+/* ==== hf_consumer_flight.c ==== */
+
+bool hf__batch_full(const hf_consumer_t *c);
+bool hf__all_eof(const hf_consumer_t *c);
+bool hf__batch_ready(const hf_consumer_t *c, int64_t now);
+void hf__batch_reset(hf_consumer_t *c);
+void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *why);
+void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms);
+bool hf__flight_reap(hf_consumer_t *c, bool revoking, hf_err_t *e);
+void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking);
+void hf__flight_drain_serving(hf_consumer_t *c);
+void hf__flow_control(hf_consumer_t *c);
+
+#endif
