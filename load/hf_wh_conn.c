@@ -169,7 +169,7 @@ static hf_err_t hf__create_staging(hf_wh_t *wh, char *errstr, size_t errstr_size
         hf_buf_append(&sql, s, strlen(s));
         hf_free(s);
     }
-    /* keys of a batch, for the duplicate probe (hf_wh_batch.c): row index i */
+    /* keys of a batch, for the duplicate probe (hf_wh_copy.c): row index i */
     static const char keys[] =
         "CREATE TEMP TABLE IF NOT EXISTS hf_keys (p text, d date, id uuid, i integer);";
     hf_buf_append(&sql, keys, sizeof(keys));
