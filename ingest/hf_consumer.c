@@ -406,6 +406,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     }
     rd_kafka_conf_set_log_cb(kc, hf_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(kc, hf__rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, hf__kafka_commit_cb);
     rd_kafka_conf_set_opaque(kc, c);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));

@@ -98,4 +98,12 @@ void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking);
 void hf__flight_drain_serving(hf_consumer_t *c);
 void hf__flow_control(hf_consumer_t *c);
 
+/* ==== hf_consumer_window.c ==== */
+
+/* Add the commit-window entry of every owned partition to c->batch. */
+void hf__window_note(hf_consumer_t *c);
+/* rd_kafka_conf_set_offset_commit_cb: log a failed advisory commit. */
+void hf__kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets, void *opaque);
+
 #endif

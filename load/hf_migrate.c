@@ -274,6 +274,10 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, ch
     hf__sql_add(&s, "GRANT SELECT, INSERT, UPDATE ON hemoflow.hf_offsets, "
                     "hemoflow.hf_completeness TO %s", L);
     hf__sql_add(&s, "GRANT SELECT ON hemoflow.hf_settings TO %s", L);
+    /* the commit window (0002): recorded by the loader, read by `hemoflow lag` */
+    hf__sql_add(&s, "GRANT SELECT, INSERT, UPDATE, DELETE ON hemoflow.hf_commit_window TO %s", L);
+    hf__sql_add(&s, "GRANT EXECUTE ON FUNCTION hemoflow.hf_window_record(text[], integer[], "
+                    "bigint[], bigint[], integer, integer) TO %s", L);
     hf__sql_add(&s, "GRANT EXECUTE ON FUNCTION hemoflow.hf_ensure_partition(text, text, date) "
                     "TO %s", L);
     hf__sql_add(&s, "GRANT SELECT ON hemoflow.hf_completeness TO %s", A);
