@@ -135,6 +135,14 @@ static void hf__print_json(FILE *out, const hf_cli_t *cli, const hf_lag_report_t
         json_object_set_new(o, "lag_seconds",
                             p->lag_seconds >= 0 ? json_real(p->lag_seconds) : json_null());
         json_object_set_new(o, "first_unconsumed_offset", hf__int_or_null(p->first_offset));
+        if (p->first_ts_ms >= 0) {
+            hf__iso_ms(p->first_ts_ms, at);
+            json_object_set_new(o, "first_unconsumed_timestamp", json_string(at));
+            json_object_set_new(o, "first_unconsumed_timestamp_ms", json_integer(p->first_ts_ms));
+        } else {
+            json_object_set_new(o, "first_unconsumed_timestamp", json_null());
+            json_object_set_new(o, "first_unconsumed_timestamp_ms", json_null());
+        }
         json_object_set_new(o, "status", json_string(hf_lag_status_name(p->status)));
         json_object_set_new(o, "reason", json_string(p->reason));
         json_t *w = json_array();

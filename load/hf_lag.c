@@ -45,12 +45,13 @@ static hf_lag_status_t hf__verdict(hf_lag_status_t s, const char *why, const cha
     return s;
 }
 
-hf_lag_status_t hf_lag_evaluate(const hf_lag_commit_t *w, size_t n, int64_t committed,
-                                int64_t current_lag, int64_t now_ms, const hf_lag_rules_t *rules,
+hf_lag_status_t hf_lag_evaluate(const hf_lag_input_t *in, const hf_lag_rules_t *rules,
                                 const char **reason)
 {
+    const hf_lag_commit_t *w = in->window;
+    size_t n = in->n;
     /* 1, 2 */
-    if (current_lag <= 0)
+    if (in->lag <= 0)
         return hf__verdict(HF_LAG_OK, "caught up", reason);
     if (n == 0)
         return hf__verdict(HF_LAG_OK, "no commit recorded yet", reason);
@@ -58,18 +59,18 @@ hf_lag_status_t hf_lag_evaluate(const hf_lag_commit_t *w, size_t n, int64_t comm
     for (size_t i = 1; i < n; i++)
         if (w[i].offset < w[i - 1].offset)
             return hf__verdict(HF_LAG_REWIND, "a commit moved the offset backwards", reason);
-    if (committed >= 0 && committed < w[n - 1].offset)
+    if (in->committed >= 0 && in->committed < w[n - 1].offset)
         return hf__verdict(HF_LAG_REWIND, "the stored offset is behind the newest commit (reset)",
                            reason);
-    /* 4: caught up at some point of the window */
+    /* 4: silent for longer than the window spans, while a message waits */
+    int64_t span = w[n - 1].at_ms - w[0].at_ms, idle = in->now_ms - w[n - 1].at_ms;
+    int64_t floor_ms = rules ? rules->stop_min_ms : 0;
+    if (idle > span && idle >= floor_ms && (in->waiting_ms < 0 || in->waiting_ms >= floor_ms))
+        return hf__verdict(HF_LAG_STOP, "no commit for longer than the window spans", reason);
+    /* 5: caught up at some point of the window */
     for (size_t i = 0; i < n; i++)
         if (w[i].lag == 0)
             return hf__verdict(HF_LAG_OK, "caught up within the window", reason);
-    /* 5: silent for longer than the window spans */
-    int64_t span = w[n - 1].at_ms - w[0].at_ms, idle = now_ms - w[n - 1].at_ms;
-    int64_t floor_ms = rules ? rules->stop_min_ms : 0;
-    if (idle > span && idle >= floor_ms)
-        return hf__verdict(HF_LAG_STOP, "no commit for longer than the window spans", reason);
     /* 6 */
     if (n < 2)
         return hf__verdict(HF_LAG_OK, "too few commits to judge", reason);
@@ -227,8 +228,14 @@ void hf_lag_report_evaluate(hf_lag_report_t *r, const hf_lag_rules_t *rules)
             else
                 p->lag_seconds = -1;
             /* A deleted hf_offsets row restarts from the log start: a rewind too. */
-            p->status = hf_lag_evaluate(p->window, p->nwindow, from, p->lag, r->now_ms, rules,
-                                        &p->reason);
+            hf_lag_input_t in = {.window = p->window, .n = p->nwindow, .committed = from,
+                                 .lag = p->lag, .now_ms = r->now_ms,
+                                 .waiting_ms = p->lag > 0 && p->first_ts_ms >= 0
+                                                   ? r->wall_ms - p->first_ts_ms
+                                                   : -1};
+            if (in.waiting_ms < -1)
+                in.waiting_ms = 0; /* a producer clock ahead of ours */
+            p->status = hf_lag_evaluate(&in, rules, &p->reason);
             r->total_lag += p->lag;
             if (p->lag_seconds > r->max_lag_seconds)
                 r->max_lag_seconds = p->lag_seconds;

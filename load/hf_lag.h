@@ -13,22 +13,28 @@
  *   2. empty window                        -> OK (nothing to judge yet)
  *   3. an entry's offset below the one before it, or hf_offsets below the
  *      newest entry (offsets reset backwards)                     -> REWIND
- *   4. some entry had lag 0                -> OK (caught up within the
+ *   4. the time since the newest entry is longer than the window spans
+ *      (newest - oldest) and at least stop_min_ms, and the oldest waiting
+ *      message has waited at least stop_min_ms (or its age is unknown)
+ *                                                                 -> STOP
+ *   5. some entry had lag 0                -> OK (caught up within the
  *                                              window; a burst is no fault)
- *   5. the time since the newest entry is longer than the window spans
- *      (newest - oldest) and at least stop_min_ms                 -> STOP
  *   6. fewer than two entries              -> OK (too few commits to judge)
  *   7. every entry has the same offset     -> STALL (committing, not moving)
  *   8. the lag never went down from one entry to the next (entries whose
  *      lag is unknown skipped, at least two known)                -> WARN
  *   9. otherwise                           -> OK
  *
- * Differences from Burrow, on purpose: REWIND is checked before rule 4 and
- * also against hf_offsets itself (an operator's reset shows at once, not
- * only after the next commit); STOP needs stop_min_ms of silence (Burrow
- * calls a one-entry window stopped a moment after its commit); STALL and
- * WARN need two entries. The group's status is its worst partition's, in the
- * order OK < WARN < STALL < STOP < REWIND.
+ * Differences from Burrow, on purpose: REWIND and STOP are checked before
+ * the zero-lag excuse of rule 5 (Burrow's first rule), so a consumer that
+ * died after catching up shows STOP once messages wait for it, and an
+ * operator's reset shows REWIND at once; REWIND also compares hf_offsets
+ * itself with the window, not only commits with each other. STOP needs
+ * stop_min_ms of silence and a message that has waited that long (Burrow
+ * calls a one-entry window stopped a moment after its commit, and an idle
+ * consumer would be "stopped" the moment a new burst arrives). STALL and
+ * WARN need two entries. The group's status is its worst partition's, in
+ * the order OK < WARN < STALL < STOP < REWIND.
  *
  * Time is never read here: every function takes the clock as an argument
  * (now_ms for the window, wall_ms for lag in seconds), so tests inject it.
@@ -74,12 +80,20 @@ typedef struct hf_lag_rules_s {
     int64_t stop_min_ms; /* rule 5's floor (lag.stop_min_ms) */
 } hf_lag_rules_t;
 
-/* Judge one partition: w[0..n) its window, oldest first; committed its
- * offset in hf_offsets now (-1: none, which rule 3 does not use);
- * current_lag its lag now (messages, >= 0); now_ms the clock the window's
- * times are on. *reason (may be NULL) gets a short static explanation. */
-hf_lag_status_t hf_lag_evaluate(const hf_lag_commit_t *w, size_t n, int64_t committed,
-                                int64_t current_lag, int64_t now_ms, const hf_lag_rules_t *rules,
+/* What one partition's status is judged on. */
+typedef struct hf_lag_input_s {
+    const hf_lag_commit_t *window; /* its window, oldest first */
+    size_t n;                      /* entries in it */
+    int64_t committed;             /* its offset in hf_offsets now; -1: none (rule 3 skips it) */
+    int64_t lag;                   /* its lag now, messages (>= 0) */
+    int64_t waiting_ms;            /* how long its first unconsumed message has waited
+                                      (wall clock minus its timestamp); -1 unknown */
+    int64_t now_ms;                /* the clock the window's times are on */
+} hf_lag_input_t;
+
+/* Judge one partition. *reason (may be NULL) gets a short static
+ * explanation. */
+hf_lag_status_t hf_lag_evaluate(const hf_lag_input_t *in, const hf_lag_rules_t *rules,
                                 const char **reason);
 
 /* ==== a report over every partition ==== */

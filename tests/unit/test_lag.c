@@ -26,10 +26,19 @@ static const hf_lag_rules_t rules = {.stop_min_ms = 10000};
 /* now: just after the newest commit (a running consumer) */
 #define NOW_RUNNING(n, step) (T0 + (int64_t)((n) - 1) * (step) + 500)
 
+/* Judge with the oldest waiting message's age unknown (-1) or given. */
+static hf_lag_status_t evalw(const hf_lag_commit_t *w, size_t n, int64_t committed, int64_t lag,
+                             int64_t now, int64_t waiting_ms, const char **why)
+{
+    hf_lag_input_t in = {.window = w, .n = n, .committed = committed, .lag = lag,
+                         .waiting_ms = waiting_ms, .now_ms = now};
+    return hf_lag_evaluate(&in, &rules, why);
+}
+
 static hf_lag_status_t eval(const hf_lag_commit_t *w, size_t n, int64_t committed, int64_t lag,
                             int64_t now, const char **why)
 {
-    return hf_lag_evaluate(w, n, committed, lag, now, &rules, why);
+    return evalw(w, n, committed, lag, now, -1, why);
 }
 
 Test(lag_eval, names_and_order)
@@ -83,13 +92,22 @@ Test(lag_eval, ok_consuming)
 
 Test(lag_eval, ok_caught_up_within_the_window)
 {
-    /* lag 0 at one commit: a burst since then is not a fault, even a stop */
+    /* lag 0 at one commit: a burst since then is not a fault */
     hf_lag_commit_t w[4];
     mk(w, 4, 1000, (int64_t[]){100, 200, 300, 400}, (int64_t[]){0, 50, 80, 120});
     const char *why;
     cr_assert_eq(eval(w, 4, 400, 120, NOW_RUNNING(4, 1000), &why), HF_LAG_OK);
     cr_assert_str_eq(why, "caught up within the window");
-    cr_assert_eq(eval(w, 4, 400, 5000, T0 + 3600000, NULL), HF_LAG_OK);
+    /* an idle consumer (caught up, no commit for an hour) and a burst that
+     * arrived 200 ms ago: it has not had the chance to commit yet */
+    mk(w, 4, 1000, (int64_t[]){100, 200, 300, 400}, (int64_t[]){20, 10, 0, 0});
+    cr_assert_eq(evalw(w, 4, 400, 5000, T0 + 3600000, 200, &why), HF_LAG_OK);
+    cr_assert_str_eq(why, "caught up within the window");
+    /* ... but one that died after catching up: the burst has waited 10 s (the
+     * floor), or its age is unknown. Burrow would say OK forever here. */
+    cr_assert_eq(evalw(w, 4, 400, 5000, T0 + 3600000, 10000, &why), HF_LAG_STOP);
+    cr_assert_eq(evalw(w, 4, 400, 5000, T0 + 3600000, -1, &why), HF_LAG_STOP);
+    cr_assert_eq(evalw(w, 4, 400, 5000, T0 + 3600000, 9999, &why), HF_LAG_OK);
 }
 
 Test(lag_eval, warn_lag_never_goes_down)
@@ -145,8 +163,15 @@ Test(lag_eval, stop_no_commit_for_longer_than_the_window_spans)
     /* a floor of 0 is Burrow's own rule */
     hf_lag_rules_t burrow = {.stop_min_ms = 0};
     mk(w, 5, 1000, (int64_t[]){100, 200, 300, 400, 500}, (int64_t[]){900, 850, 800, 700, 600});
-    cr_assert_eq(hf_lag_evaluate(w, 5, 500, 600, T0 + 4000 + 4001, &burrow, NULL), HF_LAG_STOP);
-    cr_assert_eq(hf_lag_evaluate(w, 5, 500, 600, T0 + 4000 + 4000, &burrow, NULL), HF_LAG_OK);
+    hf_lag_input_t in = {.window = w, .n = 5, .committed = 500, .lag = 600, .waiting_ms = -1,
+                         .now_ms = T0 + 4000 + 4001};
+    cr_assert_eq(hf_lag_evaluate(&in, &burrow, NULL), HF_LAG_STOP);
+    in.now_ms = T0 + 4000 + 4000;
+    cr_assert_eq(hf_lag_evaluate(&in, &burrow, NULL), HF_LAG_OK);
+    /* the oldest waiting message must have waited the floor too */
+    in.now_ms = T0 + 4000 + 60000;
+    cr_assert_eq(evalw(w, 5, 500, 600, in.now_ms, 60000, NULL), HF_LAG_STOP);
+    cr_assert_eq(evalw(w, 5, 500, 600, in.now_ms, 3000, NULL), HF_LAG_OK);
 }
 
 Test(lag_eval, single_commit)
