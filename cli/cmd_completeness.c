@@ -94,7 +94,7 @@ static void hf__print_text(FILE *out, const hf__view_t *v)
         hf_cal_date_format(v->date, d);
     fprintf(out, "date %s, province %s: %zu rows; silent after %" PRId64 " s, at %s\n", d,
             v->province ? v->province : "every", v->nrows, v->silent_after_s, at);
-    fprintf(out, "%-22s %-10s %-24s %10s  %-20s  %-20s\n", "PROVINCE", "DATE", "EVENT TYPE",
+    fprintf(out, "%-22s %-10s %-24s %10s  %-20s  %s\n", "PROVINCE", "DATE", "EVENT TYPE",
             "EVENTS", "NEWEST EVENT (UTC)", "LOADED (UTC)");
     for (size_t i = 0; i < v->nrows; i++) {
         const hf_compl_row_t *r = &v->rows[i];
@@ -103,7 +103,7 @@ static void hf__print_text(FILE *out, const hf__view_t *v)
         hf_cal_date_format(r->event_date, date);
         hf__iso(r->newest_event_us, newest);
         hf__iso(r->loaded_us, loaded);
-        fprintf(out, "%-22s %-10s %-24s %10" PRId64 "  %-20s  %-20s\n", p, date, r->event_type,
+        fprintf(out, "%-22s %-10s %-24s %10" PRId64 "  %-20s  %s\n", p, date, r->event_type,
                 r->events, newest, loaded);
     }
     for (size_t i = 0; v->date >= 0 && i < HF_PROVINCE_COUNT; i++) {
@@ -111,7 +111,7 @@ static void hf__print_text(FILE *out, const hf__view_t *v)
             continue;
         char p[64];
         snprintf(p, sizeof(p), "%.2s %.40s", hf_provinces[i].code, hf_provinces[i].name);
-        fprintf(out, "%-22s %-10s %-24s %10d  %-20s  %-20s\n", p, d, "(no events)", 0, "-",
+        fprintf(out, "%-22s %-10s %-24s %10d  %-20s  %s\n", p, d, "(no events)", 0, "-",
                 "-");
     }
     size_t shown = 0;
