@@ -10,7 +10,8 @@
 #    follows; after the drain all three agree exactly;
 #  * each Burrow status on purpose, with its exit status: no commits yet
 #    (OK), caught up (OK, 0), consumer stopped mid-drain (STOP, 6), offsets
-#    reset backwards (REWIND, 7), consumer slower than the producers (WARN,
+#    reset backwards (REWIND, 7), partitions left waiting while the loader
+#    commits others (STALL, 5), consumer slower than the producers (WARN,
 #    4); --watch refreshes and exits with the last status.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t_need_kcat
@@ -216,6 +217,29 @@ t_eq "$(t_json "$T_TMP/r.json" "[(p['topic'], p['partition'], p['lag_messages'])
 t_consume_until_idle "$T_TMP/c4.err"
 t_eq "$(lag_json "$T_TMP/r2.json")" 0 "exit status once the rewound messages are reloaded"
 t_pass "offsets reset backwards -> REWIND (exit 7), then OK"
+
+# ---- STALL: commits go on, some partitions do not move --------------------------------
+# A backlog on every topic and a loader taking 100 messages per commit: each
+# batch comes from one or two partitions (librdkafka hands over a fetched
+# chunk of one partition at a time), so while it drains those, the others'
+# entries keep the same offset, with lag, commit after commit.
+t_simulate "$T_TMP/report3.json" --count 5000 --seed 8
+t_sql "UPDATE public.hf_it_throttle SET s = 0.3" >/dev/null
+HEMOFLOW_CONSUME_BATCH_MAX_ROWS=100 "$HF_BIN" consume --idle-exit 2000 >"$T_TMP/c6.out" 2>"$T_TMP/c6.err" & C6=$!
+T_PIDS+=("$C6")
+seen=
+for _ in $(seq 1 60); do
+  rc=$(lag_json "$T_TMP/st.json")
+  if [[ $rc == 5 ]]; then seen=1; break; fi
+  sleep 0.3
+done
+[[ -n $seen ]] || t_fail "no STALL while the loader works on other partitions (last: $(t_json "$T_TMP/st.json" "r['status'], r['partitions_by_status']"))"
+t_eq "$(t_json "$T_TMP/st.json" "all(len({c['offset'] for c in p['window']}) == 1 and p['lag_messages'] > 0 for p in r['partitions'] if p['status'] == 'STALL')")" \
+  True "STALL partitions: one offset over the window, with lag"
+t_sql "UPDATE public.hf_it_throttle SET s = 0" >/dev/null
+wait "$C6" || t_fail "consume: $(tail -3 "$T_TMP/c6.err")"
+t_eq "$(lag_json "$T_TMP/st2.json")" 0 "exit status after that drain"
+t_pass "partitions waiting while commits go on -> STALL (exit 5), then OK"
 
 # ---- WARN: producers faster than the consumer ----------------------------------------
 t_sql "UPDATE public.hf_it_throttle SET s = 0.8" >/dev/null
