@@ -1,0 +1,96 @@
+/*
+ * hf_indicators — indicator settings and `hemoflow refresh` (see
+ * hf_indicators.h). The settings are decided in the configuration and
+ * copied into hf_settings, where the ind_* views read them: suppression
+ * at query time, the plasma rules at the next refresh.
+ */
+#include "hf_indicators.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hf_ind_int.h"
+#include "hf_log.h"
+#include "hf_mem.h"
+#include "hf_pg.h"
+
+/* config key -> hf_settings key */
+static const struct {
+    const char *cfg, *key;
+} hf__ind_keys[] = {
+    {"indicators.suppress_max", "suppress_max"},
+    {"indicators.suppress_round", "suppress_round"},
+    {"indicators.plasma_min_gap_days", "plasma_min_gap_days"},
+    {"indicators.plasma_max_per_year", "plasma_max_per_year"},
+};
+
+hf_err_t hf__ind_settings(PGconn *c, const hf_config_t *cfg, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < sizeof(hf__ind_keys) / sizeof(hf__ind_keys[0]); i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "%lld", (long long)hf_config_int(cfg, hf__ind_keys[i].cfg));
+        const char *p[2] = {hf__ind_keys[i].key, v};
+        PGresult *r = PQexecParams(c, "INSERT INTO hemoflow.hf_settings (key, value) VALUES ($1, $2)"
+                                      " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
+                                      " updated_at = now()"
+                                      " WHERE hf_settings.value IS DISTINCT FROM EXCLUDED.value",
+                                   2, NULL, p, NULL, NULL, 0);
+        hf_err_t err = HF_OK;
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            err = hf__pg_fail(c, r, "write hf_settings", NULL, errstr, errstr_size);
+        PQclear(r);
+        if (err)
+            return err;
+    }
+    return HF_OK;
+}
+
+static double hf__now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+hf_err_t hf_indicators_refresh(const hf_config_t *cfg, FILE *out, char *errstr,
+                               size_t errstr_size)
+{
+    char *ci = hf_config_pg_conninfo(cfg);
+    PGconn *c = NULL;
+    hf_err_t err = hf__pg_connect(ci, "hemoflow-refresh", &c, errstr, errstr_size);
+    hf_free(ci);
+    if (err)
+        return err;
+    PGresult *r = PQexec(c, "SELECT to_regprocedure('hemoflow.hf_refresh_indicators()') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        err = hf__pg_fail(c, r, "look up hf_refresh_indicators", NULL, errstr, errstr_size);
+    else if (PQgetvalue(r, 0, 0)[0] != 't')
+        err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
+                         "warehouse has no indicator views: run 'hemoflow migrate'");
+    PQclear(r);
+    double t0 = hf__now_s();
+    if (!err)
+        err = hf__pg_exec(c, "BEGIN", errstr, errstr_size);
+    if (!err)
+        err = hf__ind_settings(c, cfg, errstr, errstr_size);
+    if (!err)
+        err = hf__pg_exec(c, "SELECT hemoflow.hf_refresh_indicators()", errstr, errstr_size);
+    if (!err)
+        err = hf__pg_exec(c, "COMMIT", errstr, errstr_size);
+    if (err) {
+        r = PQexec(c, "ROLLBACK");
+        PQclear(r);
+    } else {
+        double dt = hf__now_s() - t0;
+        if (out) {
+            fprintf(out, "indicators refreshed in %.2f s (suppress 1-%lld, round to %lld)\n", dt,
+                    (long long)hf_config_int(cfg, "indicators.suppress_max"),
+                    (long long)hf_config_int(cfg, "indicators.suppress_round"));
+            fflush(out);
+        }
+        hf_log_info("refresh.done", "seconds=%.3f", dt);
+    }
+    PQfinish(c);
+    return err;
+}
