@@ -84,9 +84,14 @@ hf_err_t hf_indicators_refresh(const hf_config_t *cfg, FILE *out, char *errstr,
     } else {
         double dt = hf__now_s() - t0;
         if (out) {
-            fprintf(out, "indicators refreshed in %.2f s (suppress 1-%lld, round to %lld)\n", dt,
-                    (long long)hf_config_int(cfg, "indicators.suppress_max"),
-                    (long long)hf_config_int(cfg, "indicators.suppress_round"));
+            long long mx = (long long)hf_config_int(cfg, "indicators.suppress_max");
+            long long rd = (long long)hf_config_int(cfg, "indicators.suppress_round");
+            if (mx > 0)
+                fprintf(out, "indicators refreshed in %.2f s (published counts 1-%lld suppressed, "
+                             "others rounded to %lld)\n", dt, mx, rd);
+            else
+                fprintf(out, "indicators refreshed in %.2f s (no suppression, rounded to %lld)\n",
+                        dt, rd);
             fflush(out);
         }
         hf_log_info("refresh.done", "seconds=%.3f", dt);

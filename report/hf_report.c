@@ -41,16 +41,16 @@ static const hf__sec_def_t hf__secs[] = {
      " coalesce(per_1000_annualized::text, '*') AS per_1000_annualized"
      " FROM hemoflow.ind_donation_rate" HF__WHERE_MONTH " ORDER BY 1, month"},
     {"days_of_supply", "Days of supply (latest snapshot of each month)",
-     "days = units on hand / (issues in the 28 days to the snapshot / 28)", 6,
+     "days = units on hand / (issues in the 28 days to the snapshot / 28)", 5,
      "SELECT province_code, province, to_char(snapshot_date, 'YYYY-MM-DD') AS period,"
      " product_class, blood_group, " HF__N("on_hand") ", " HF__N("issues_28d") ", "
      HF__R("days_of_supply", "issues_28d")
      " FROM (SELECT s.*, rank() OVER (PARTITION BY province_code,"
-     " date_trunc('month', snapshot_date) ORDER BY snapshot_date DESC) AS rk,"
-     " row_number() OVER () AS n FROM hemoflow.ind_days_of_supply s"
+     " date_trunc('month', snapshot_date) ORDER BY snapshot_date DESC) AS rk"
+     " FROM hemoflow.ind_days_of_supply s"
      " WHERE snapshot_date >= date_trunc('month', $1::date) AND snapshot_date <= $2::date"
      " AND ($3 = '' OR province_code = $3)) x WHERE rk = 1"
-     " ORDER BY 1, snapshot_date, 4, abo = 'all', 5"},
+     " ORDER BY 1, x.snapshot_date, 4, abo = 'all', 5"},
     {"wastage", "Wastage by component and reason",
      "wastage_pct = discards / issues x 100 (issues of the component, all reasons)", 5,
      "SELECT " HF__KEYS ", product_class, reason, " HF__N("discards") ", " HF__N("issues") ", "

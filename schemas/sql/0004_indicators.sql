@@ -341,8 +341,8 @@ CREATE VIEW hemoflow.ind_donation_rate AS
 SELECT d.province_code, p.name AS province, d.month,
        hemoflow.hf_suppress(d.donations) AS donations,
        pop.population,
-       hemoflow.hf_rate(d.donations, pop.population, 1000, 4) AS per_1000,
-       hemoflow.hf_rate(d.donations, pop.population, 12000, 4) AS per_1000_annualized
+       hemoflow.hf_rate(d.donations, pop.population, 1000, 6) AS per_1000,
+       hemoflow.hf_rate(d.donations, pop.population, 12000, 6) AS per_1000_annualized
 FROM hemoflow.hf_ind_donations d
 JOIN hemoflow.hf_provinces p ON p.code = d.province_code
 CROSS JOIN LATERAL (SELECT hemoflow.hf_population_for(d.province_code,
