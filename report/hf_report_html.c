@@ -42,19 +42,23 @@ static bool hf__num(const char *s, double *v)
 }
 
 /* Distinct values of column col in res, in order of first appearance,
- * after the preferred ones that occur (pref may be NULL). Strings borrowed
+ * after the preferred ones that occur, or all of them with all_pref (pref
+ * may be NULL). Strings borrowed
  * from res; *n set; free the array with hf_free. */
 static const char **hf__distinct(const PGresult *res, int col, const char *const *pref,
-                                 int *n)
+                                 bool all_pref, int *n)
 {
-    int nr = PQntuples(res), k = 0;
-    const char **v = hf_calloc((size_t)nr + 1, sizeof(char *));
-    for (int p = 0; pref && pref[p]; p++)
-        for (int i = 0; i < nr; i++)
-            if (strcmp(PQgetvalue(res, i, col), pref[p]) == 0) {
-                v[k++] = pref[p];
-                break;
-            }
+    int nr = PQntuples(res), k = 0, np = 0;
+    while (pref && pref[np])
+        np++;
+    const char **v = hf_calloc((size_t)(nr + np) + 1, sizeof(char *));
+    for (int p = 0; p < np; p++) {
+        bool found = all_pref;
+        for (int i = 0; i < nr && !found; i++)
+            found = strcmp(PQgetvalue(res, i, col), pref[p]) == 0;
+        if (found)
+            v[k++] = pref[p];
+    }
     for (int i = 0; i < nr; i++) {
         const char *x = PQgetvalue(res, i, col);
         bool seen = false;
@@ -111,8 +115,8 @@ static const char *hf__seq_color(double v, double max, char *buf, size_t size)
 
 /* res: province_code, province, column key, value text. */
 static void hf__heatmap(FILE *out, const char *id, const char *title, const char *caption,
-                        const PGresult *res, const char *const *col_order, hf__color_fn color,
-                        const char *unit)
+                        const PGresult *res, const char *const *col_order, bool fixed_cols,
+                        hf__color_fn color, const char *unit)
 {
     fprintf(out, "<section class=\"chart\">\n<h2>");
     hf__esc(out, title);
@@ -120,8 +124,8 @@ static void hf__heatmap(FILE *out, const char *id, const char *title, const char
     hf__esc(out, caption);
     fprintf(out, "</p>\n");
     int nrow = 0, ncol = 0;
-    const char **rows = hf__distinct(res, 0, NULL, &nrow);
-    const char **cols = hf__distinct(res, 2, col_order, &ncol);
+    const char **rows = hf__distinct(res, 0, NULL, false, &nrow);
+    const char **cols = hf__distinct(res, 2, col_order, fixed_cols, &ncol);
     if (nrow == 0) {
         fprintf(out, "<p class=\"empty\" id=\"%s-empty\">No data in this period.</p>\n</section>\n",
                 id);
@@ -133,7 +137,7 @@ static void hf__heatmap(FILE *out, const char *id, const char *title, const char
     for (int i = 0; i < PQntuples(res); i++)
         if (hf__num(PQgetvalue(res, i, 3), &v) && v > max)
             max = v;
-    const int lw = 130, cw = 64, ch = 22, top = 70;
+    const int lw = 130, cw = 64, ch = 22, top = 96;
     int w = lw + ncol * cw + 10, h = top + nrow * ch + 10;
     fprintf(out,
             "<svg id=\"%s\" class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -160,7 +164,7 @@ static void hf__heatmap(FILE *out, const char *id, const char *title, const char
             const char *fill = "#ffffff";
             const char *cls = "cell";
             if (!val || !*val) {
-                fill = "#ffffff";
+                fill = "#f7f7f7";
                 val = "";
             } else if (hf__num(val, &v)) {
                 fill = color(v, max, buf, sizeof(buf));
@@ -203,8 +207,8 @@ static void hf__trend(FILE *out, const PGresult *res)
                  "Donations collected per province and month (published counts; * = "
                  "suppressed). Each province has its own scale.</p>\n");
     int nprov = 0, nmon = 0;
-    const char **provs = hf__distinct(res, 0, NULL, &nprov);
-    const char **mons = hf__distinct(res, 2, NULL, &nmon);
+    const char **provs = hf__distinct(res, 0, NULL, false, &nprov);
+    const char **mons = hf__distinct(res, 2, NULL, false, &nmon);
     /* months sort as text (YYYY-MM) */
     for (int i = 1; i < nmon; i++)
         for (int j = i; j > 0 && strcmp(mons[j - 1], mons[j]) > 0; j--) {
@@ -353,7 +357,7 @@ void hf__report_html(const hf__report_t *r, FILE *out)
              "snapshot up to %s. NHSBT aims for 6 days and alerts under 2.",
              r->to);
     hf__heatmap(out, "chart-supply", "Red cell days of supply by province and blood group", cap,
-                r->supply, groups, hf__dos_color, "days");
+                r->supply, groups, true, hf__dos_color, "days");
     fprintf(out, "<p class=\"cap legend\"><span style=\"background:#d7301f\"></span>under 2"
                  "<span style=\"background:#fc8d59\"></span>2-4"
                  "<span style=\"background:#fdcc8a\"></span>4-6"
@@ -368,7 +372,7 @@ void hf__report_html(const hf__report_t *r, FILE *out)
              "Discards / issues x 100, all components, in %.7s. Darker = higher.",
              r->month_last);
     hf__heatmap(out, "chart-wastage", "Wastage by reason (%)", cap, r->waste, reasons,
-                hf__seq_color, "%");
+                false, hf__seq_color, "%");
     static const char *const markers[] = {"hbsag", "anti_hcv", "hiv_ag_ab", "anti_tp", "alt",
                                           "hbv_nat", "hcv_nat", "hiv_nat", "other", NULL};
     snprintf(cap, sizeof(cap),
@@ -376,7 +380,7 @@ void hf__report_html(const hf__report_t *r, FILE *out)
              "first-time vs repeat split is in the table below.",
              r->month_last);
     hf__heatmap(out, "chart-positivity", "Screening positivity by marker (%)", cap, r->pos,
-                markers, hf__seq_color, "%");
+                markers, false, hf__seq_color, "%");
 
     fprintf(out, "<h2>Tables</h2>\n");
     hf__html_table(out, &r->summary, true);
