@@ -71,17 +71,54 @@ hf_err_t hf_indicators_refresh(const hf_config_t *cfg, FILE *out, char *errstr,
     PQclear(r);
     double t0 = hf__now_s();
     if (!err)
-        err = hf__pg_exec(c, "BEGIN", errstr, errstr_size);
-    if (!err)
         err = hf__ind_settings(c, cfg, errstr, errstr_size);
+    /* one view per transaction: each locks only the partitions of its own
+     * sources (a warehouse of years of partitions would exhaust the lock
+     * table in one transaction), and readers are never blocked */
+    PGresult *mv = NULL;
+    if (!err) {
+        mv = PQexec(c, "SELECT matviewname FROM pg_matviews WHERE schemaname = 'hemoflow'"
+                       " AND matviewname LIKE 'hf\\_ind\\_%' ORDER BY 1");
+        if (PQresultStatus(mv) != PGRES_TUPLES_OK)
+            err = hf__pg_fail(c, mv, "list the indicator views", NULL, errstr, errstr_size);
+    }
+    for (int i = 0; !err && i < PQntuples(mv); i++) {
+        const char *v = PQgetvalue(mv, i, 0);
+        char *id = PQescapeIdentifier(c, v, strlen(v));
+        char *sql = hf_asprintf("REFRESH MATERIALIZED VIEW CONCURRENTLY hemoflow.%s", id);
+        PQfreemem(id);
+        double t1 = hf__now_s();
+        /* jit off: with hundreds of partitions PostgreSQL JIT-compiles
+         * thousands of expressions, 78 s of the 78.3 s hf_ind_screening took
+         * on 100 000 rows (0.4 s without). enable_nestloop off: the
+         * _current views' NOT EXISTS looks tiny to the planner (one
+         * partial-index probe per partition) and a nested loop would probe
+         * every partition for every row; a hash anti-join reads each once. */
+        err = hf__pg_exec(c, "BEGIN; SET LOCAL jit = off; SET LOCAL enable_nestloop = off", errstr,
+                          errstr_size);
+        if (!err)
+            err = hf__pg_exec(c, sql, errstr, errstr_size);
+        if (!err)
+            err = hf__pg_exec(c, "COMMIT", errstr, errstr_size);
+        if (err) {
+            PGresult *rb = PQexec(c, "ROLLBACK");
+            PQclear(rb);
+        }
+        hf_free(sql);
+        if (!err)
+            hf_log_debug("refresh.view", "view=%s seconds=%.3f", v, hf__now_s() - t1);
+        if (!err && out)
+            fprintf(out, "  %-20s %8.2f s\n", v, hf__now_s() - t1);
+    }
+    PQclear(mv);
     if (!err)
-        err = hf__pg_exec(c, "SELECT hemoflow.hf_refresh_indicators()", errstr, errstr_size);
-    if (!err)
-        err = hf__pg_exec(c, "COMMIT", errstr, errstr_size);
-    if (err) {
-        r = PQexec(c, "ROLLBACK");
-        PQclear(r);
-    } else {
+        err = hf__pg_exec(c, "INSERT INTO hemoflow.hf_settings (key, value, updated_at)"
+                             " VALUES ('indicators_refreshed_at', to_char(now() AT TIME ZONE 'UTC',"
+                             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), now())"
+                             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
+                             " updated_at = EXCLUDED.updated_at",
+                          errstr, errstr_size);
+    if (!err) {
         double dt = hf__now_s() - t0;
         if (out) {
             long long mx = (long long)hf_config_int(cfg, "indicators.suppress_max");

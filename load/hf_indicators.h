@@ -15,8 +15,9 @@
 
 /* Write indicators.suppress_max, suppress_round, plasma_min_gap_days and
  * plasma_max_per_year into hemoflow.hf_settings, then refresh every
- * indicator view (hemoflow.hf_refresh_indicators()) in one transaction.
- * One line per step goes to out (may be NULL). Runs as the warehouse
+ * hemoflow.hf_ind_* view CONCURRENTLY, each in its own transaction, and
+ * record indicators_refreshed_at. One line per view and a total go to out
+ * (may be NULL). Runs as the warehouse
  * owner (pg.* settings). Errors: HF_ERR_SCHEMA (not migrated), HF_ERR_PG,
  * HF_ERR_PG_TRANSIENT. */
 hf_err_t hf_indicators_refresh(const hf_config_t *cfg, FILE *out, char *errstr,

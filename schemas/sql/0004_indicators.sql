@@ -312,10 +312,17 @@ CREATE UNIQUE INDEX ON hemoflow.hf_ind_transfers (month, from_province_code, to_
 -- ==== refresh ====
 
 -- Recompute every hf_ind_* view (CONCURRENTLY: readers of the ind_* views
--- are not blocked) and record when in hf_settings.indicators_refreshed_at.
+-- are not blocked) and record when in hf_settings.indicators_refreshed_at,
+-- all in the caller's transaction. `hemoflow refresh` does the same one
+-- view per transaction (fewer locks at once).
+-- (jit and enable_nestloop off: see load/hf_indicators.c; JIT compiling
+-- the plans over hundreds of partitions costs minutes, and the _current
+-- views' NOT EXISTS is otherwise planned as one probe per partition per row.)
 CREATE FUNCTION hemoflow.hf_refresh_indicators()
 RETURNS void
 LANGUAGE plpgsql
+SET jit = off
+SET enable_nestloop = off
 AS $fn$
 BEGIN
     REFRESH MATERIALIZED VIEW CONCURRENTLY hemoflow.hf_ind_donations;
