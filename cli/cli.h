@@ -51,5 +51,7 @@ int hf_cmd_partitions(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_consume(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_schemas(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_refresh(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_report(hf_cli_t *cli, int argc, char **argv);
 
 #endif /* HF_CLI_H */

@@ -56,6 +56,8 @@ static const hf__cmd_t hf__cmds[] = {
     {"migrate", hf_cmd_migrate, "create/upgrade the warehouse schema, roles and partitions"},
     {"partitions", hf_cmd_partitions, "create warehouse partitions ahead, or list them"},
     {"consume", hf_cmd_consume, "load events from Kafka into the warehouse, exactly once"},
+    {"refresh", hf_cmd_refresh, "recompute the indicator views from the warehouse"},
+    {"report", hf_cmd_report, "indicator report: text table, CSV or an HTML page with charts"},
     {"schemas", hf_cmd_schemas, "list the Avro schema catalogue; check a new schema version"},
 };
 

@@ -108,7 +108,20 @@ static const hf__key_t hf__keys[] = {
     {"warehouse.loader_role", HF_T_STR, "hemoflow_loader", 0, 0, NULL, false,
      "Role that may only write fact and control tables."},
     {"warehouse.analyst_role", HF_T_STR, "hemoflow_analyst", 0, 0, NULL, false,
-     "Role that may only read."},
+     "Role that may only read: the published indicator views and reference tables."},
+    {"warehouse.analyst_raw_access", HF_T_BOOL, "false", 0, 0, NULL, false,
+     "Also let the analyst role read the fact tables, _current views, hf_completeness and "
+     "hf_quarantine (raw, unsuppressed); applied by migrate."},
+    /* indicators (copied into hemoflow.hf_settings by migrate and refresh) */
+    {"indicators.suppress_max", HF_T_INT, "7", 0, 1000000, NULL, true,
+     "Published counts from 1 to this are suppressed (shown as *); 0 turns suppression off."},
+    {"indicators.suppress_round", HF_T_INT, "5", 1, 1000000, NULL, true,
+     "Other published counts are rounded to the nearest multiple of this; 1 = exact."},
+    {"indicators.plasma_min_gap_days", HF_T_INT, "14", 0, 366, NULL, true,
+     "Whole days required between two plasma donations (14: 1 March, then 16 March at the "
+     "earliest)."},
+    {"indicators.plasma_max_per_year", HF_T_INT, "24", 1, 366, NULL, true,
+     "Most plasma donations a donor may give in any 365 days."},
 };
 
 #define HF__NKEYS (sizeof(hf__keys) / sizeof(hf__keys[0]))

@@ -14,6 +14,7 @@ PKGS=(
   postgresql-15 postgresql-client-15                           # throwaway warehouse
   kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
   procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
+  chromium                                                     # renders the HTML report in the tests (headless)
 )
 
 missing=()
