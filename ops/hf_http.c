@@ -25,6 +25,9 @@ struct hf_http_s {
     size_t nroutes;
     int port;
     hf_metric_t *requests; /* may be NULL */
+    hf_metric_t *refused;  /* may be NULL */
+    size_t max_connections;
+    size_t open;           /* connections open now (the server thread only) */
 };
 
 /* ==== helpers ==== */
@@ -126,6 +129,43 @@ static enum MHD_Result hf__on_request(void *cls, struct MHD_Connection *conn, co
     return ret;
 }
 
+/* Connections beyond max_connections are closed as soon as they are
+ * accepted (libmicrohttpd's own limit, set higher as a backstop, would
+ * leave them waiting in the listen queue instead). */
+static enum MHD_Result hf__accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    hf_http_t *h = cls;
+    if (h->open < h->max_connections)
+        return MHD_YES;
+    if (h->refused)
+        hf_metric_add(h->refused, NULL, 1);
+    hf_log_debug("http.refused", "open=%zu max_connections=%zu", h->open, h->max_connections);
+    return MHD_NO;
+}
+
+static void hf__notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                       enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    (void)socket_context;
+    hf_http_t *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        h->open++;
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && h->open)
+        h->open--;
+}
+
+/* Paths are matched as sent: no %-decoding (no route needs it, and a
+ * decoded %00 would cut the path short: /metrics%00.html is not /metrics). */
+static size_t hf__no_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
 static void hf__mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -172,6 +212,11 @@ hf_http_t *hf_http_start(const hf_http_conf_t *conf, char *errstr, size_t errstr
     hf_http_t *h = hf_calloc(1, sizeof(*h));
     memcpy(h->routes, conf->routes, conf->nroutes * sizeof(*conf->routes));
     h->nroutes = conf->nroutes;
+    h->max_connections = conf->max_connections;
+    if (conf->metrics)
+        h->refused = hf_metrics_counter(conf->metrics, "hemoflow_http_connections_refused_total",
+                                        "Connections closed on accept: http.max_connections "
+                                        "were open.", NULL);
     if (conf->metrics)
         h->requests = hf_metrics_counter(conf->metrics, "hemoflow_http_requests_total",
                                          "HTTP requests answered by the operations endpoint, by "
@@ -182,11 +227,12 @@ hf_http_t *hf_http_start(const hf_http_conf_t *conf, char *errstr, size_t errstr
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     h->d = MHD_start_daemon(
-        flags, (uint16_t)conf->port, NULL, NULL, hf__on_request, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
+        flags, (uint16_t)conf->port, hf__accept, h, hf__on_request, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections + 8,
+        MHD_OPTION_NOTIFY_CONNECTION, hf__notify, h,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, conf->max_request_bytes,
         MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s, MHD_OPTION_EXTERNAL_LOGGER, hf__mhd_log,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_UNESCAPE_CALLBACK, hf__no_unescape, NULL, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!h->d) {
         hf_err_set(HF_ERR_IO, errstr, errstr_size,
