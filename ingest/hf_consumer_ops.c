@@ -510,6 +510,8 @@ void hf_consumer_ops_status_json(hf_consumer_ops_t *o, hf_buf_t *out)
     hf_metrics_unlock(o->reg);
     char *s = json_dumps(j, JSON_COMPACT);
     hf_buf_append_str(out, s ? s : "{}");
+    hf_buf_append(out, "", 1);
+    out->len--; /* a NUL follows the text */
     free(s);
     json_decref(j);
 }
