@@ -117,7 +117,15 @@ fresh_setup() {
   BROKER_PORT=$(hf_free_port)
   CONTROLLER_PORT=$(hf_free_port)
   while [[ $CONTROLLER_PORT == "$BROKER_PORT" ]]; do CONTROLLER_PORT=$(hf_free_port); done
-  CLUSTER_ID=$(python3 -c 'import uuid,base64; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # a random base64url UUID, as kafka-storage random-uuid makes; one starting
+  # with '-' would be read as an option by "format -t", so draw again
+  CLUSTER_ID=$(python3 -c '
+import uuid, base64
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break')
   write_config
   hf_log "formatting $KDIR/data (cluster id $CLUSTER_ID)"
   kjava -Xmx256m kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$KDIR/server.properties" \

@@ -110,6 +110,8 @@ void hf__pause_all(hf_consumer_t *c, bool pause)
                                   : rd_kafka_resume_partitions(c->rk, l);
     if (e)
         hf_log_warn("consume.pause", "pause=%d err=\"%s\"", pause, rd_kafka_err2str(e));
+    else
+        hf_log_info(pause ? "consume.paused" : "consume.resumed", "partitions=%zu", c->nparts);
     rd_kafka_topic_partition_list_destroy(l);
     c->paused = pause;
 }
@@ -292,6 +294,13 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
                     tp->topic, tp->partition, next);
     }
     rd_kafka_assign(c->rk, l);
+    /* librdkafka keeps a partition's pause flag across revoke and
+     * re-assignment (librdkafka issue #1849): a partition that flow control
+     * paused before a rebalance and that comes back to this member would
+     * never be fetched again. Every assignment starts resumed. */
+    rd_kafka_resp_err_t re = rd_kafka_resume_partitions(c->rk, l);
+    if (re)
+        hf_log_warn("consume.pause", "pause=0 err=\"%s\"", rd_kafka_err2str(re));
     c->paused = false;
     hf__hook_rebalance(c, true);
 }
