@@ -158,6 +158,7 @@ sql() { psql "$(dsn "$1")" -XqAt -v ON_ERROR_STOP=1 -c "$2"; }
 export HEMOFLOW_PG_HOST=$PGHOST_ HEMOFLOW_PG_PORT=$PGPORT_ HEMOFLOW_PG_USER=$PGUSER_
 export HEMOFLOW_KAFKA_BOOTSTRAP_SERVERS=$HF_KAFKA_BOOTSTRAP
 export HEMOFLOW_PUBLISH_KEY_FILE="$RUN/hmac.key"
+export HEMOFLOW_HTTP_PORT=${HEMOFLOW_HTTP_PORT:-0} # the consumer's endpoint on a free port
 head -c 48 /dev/urandom | base64 >"$RUN/hmac.key"
 chmod 600 "$RUN/hmac.key"
 

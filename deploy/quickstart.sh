@@ -110,7 +110,9 @@ run 5-simulate "$BIN" simulate --count "${HF_QUICKSTART_EVENTS:-30000}" --days 3
 
 step 6 "Load it (hemoflow consume, until caught up)"
 STEP_LOG="$WORK/logs/6-consume.log"
-"$BIN" consume --idle-exit 3000 2>"$STEP_LOG"
+# (its operations endpoint on a free port for this short run: see the
+# http.listening line of the log; a long-running consume uses http.port)
+"$BIN" --set http.port=0 consume --idle-exit 3000 2>"$STEP_LOG"
 echo "(consumer log: $STEP_LOG)"
 
 step 7 "The result"

@@ -69,6 +69,7 @@ void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
     va_end(ap);
     c->fatal_err = e && !hf_err_retriable(e) ? e : HF_ERR_INTERNAL;
     c->fatal = true;
+    hf__hook_error(c, "fatal", 1);
 }
 
 hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition)
@@ -192,6 +193,7 @@ static bool hf__gap_accepted(hf_consumer_t *c, hf__part_t *p, int64_t offset)
                  " next_available=%" PRId64 " msg=\"messages no longer in Kafka (retention or "
                  "compaction): they cannot be loaded\"", p->topic, p->partition, p->pos, offset);
     c->stats.gaps += (uint64_t)(offset - p->pos);
+    hf__hook_gap(c, offset - p->pos);
     return true;
 }
 
@@ -211,12 +213,12 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         return; /* rewound to p->pos: the skipped messages come again */
     if (c->batch_msgs == 0)
         c->batch_started_ms = hf_time_mono_ms();
+    hf__hook_take(c, p, m);
     p->pos = m->offset + 1;
     p->in_batch = true;
     p->eof = false;
     c->batch_msgs++;
     c->batch_bytes += m->len;
-    c->stats.messages++;
 
     char err[256];
     hf_decoded_t d;
@@ -233,7 +235,7 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         return;
     }
     if (!hf_hashset_insert(c->ids, n.event_id)) {
-        c->stats.duplicates++;
+        hf__hook_dup(c, d.event_type); /* counted when the batch commits */
         return; /* the same event twice in one batch: keep the first */
     }
     e = hf_wh_batch_add_event(c->batch, &d, &n, topic, m->partition, m->offset, m->payload,
@@ -259,6 +261,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
                hf_err_retriable(e) && !hf__stopping(c)) {
             hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL to read stored offsets\" "
                         "topic=%s partition=%" PRId32 " err=\"%s\"", tp->topic, tp->partition, err);
+            hf__hook_pg(c, false);
             struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
             backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
@@ -274,6 +277,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
                 hf__fatal(c, e, "reading offsets: %s", err);
             continue;
         }
+        hf__hook_pg(c, true);
         int64_t next = q.next_offset;
         tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
         if (c->nparts == c->capparts) {
@@ -284,7 +288,8 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
         c->parts[c->nparts++] = (hf__part_t){.topic = hf_strdup(tp->topic),
                                              .partition = tp->partition,
                                              .committed = next, .pos = next,
-                                             .gap_at = -1};
+                                             .gap_at = -1, .progress_ms = hf_time_mono_ms(),
+                                             .caught_up_wall_ms = hf_time_wall_us() / 1000};
         hf_log_info("consume.assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64,
                     tp->topic, tp->partition, next);
     }
@@ -297,6 +302,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
     if (re)
         hf_log_warn("consume.pause", "pause=0 err=\"%s\"", rd_kafka_err2str(re));
     c->paused = false;
+    hf__hook_rebalance(c, true);
 }
 
 static void hf__on_revoke(hf_consumer_t *c)
@@ -313,6 +319,7 @@ static void hf__on_revoke(hf_consumer_t *c)
     hf__parts_clear(c);
     rd_kafka_assign(c->rk, NULL);
     c->paused = false;
+    hf__hook_rebalance(c, false);
 }
 
 static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -343,6 +350,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     const hf_config_t *cfg = conf->cfg;
     hf_consumer_t *c = hf_calloc(1, sizeof(*c));
     c->conf = *conf;
+    c->ops = conf->ops;
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
     c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
     /* A batch holds each message twice (raw, for quarantine, and as a COPY
@@ -375,6 +383,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
     }
+    hf__hook_pg(c, true);
     c->batch = hf_wh_batch_new(c->wh);
     c->spare = hf_wh_batch_new(c->wh);
     hf_wh_loader_conf_t lc = {.wh = c->wh, .backoff_max_ms = c->backoff_max_ms};
@@ -406,6 +415,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     e = e ? e : hf__kafka_set(kc, "auto.offset.reset", "earliest");
     e = e ? e : hf__kafka_set(kc, "enable.partition.eof", "true");
     e = e ? e : hf__kafka_set(kc, "client.id", "hemoflow-consume");
+    e = e ? e : hf__hook_kafka_conf(c, kc);
     e = e ? e : hf_config_each_kafka(cfg, hf__kafka_set, kc); /* user settings win */
     if (e) {
         rd_kafka_conf_destroy(kc);
@@ -493,8 +503,10 @@ static void hf__on_message(hf_consumer_t *c, const rd_kafka_message_t *m)
             hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
                         rd_kafka_message_errstr(m));
         c->broker_down_logged = true;
+        hf__hook_error(c, "kafka_transport", 1);
     } else if (m->err) {
         hf_log_warn("consume.kafka_error", "err=\"%s\"", rd_kafka_message_errstr(m));
+        hf__hook_error(c, "kafka", 1);
     } else {
         c->broker_down_logged = false;
         c->last_msg_ms = hf_time_mono_ms();
@@ -519,11 +531,16 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
                 hf_config_str(c->conf.cfg, "consume.group_id"), c->max_rows, c->max_ms);
     c->last_msg_ms = hf_time_mono_ms();
     c->broker_down_logged = false;
+    if (c->ops)
+        hf_consumer_ops_started(c->ops);
     while (!c->fatal) {
         if (hf__stopping(c)) {
+            if (c->ops)
+                hf_consumer_ops_stopped(c->ops);
             hf__drain(c);
             break;
         }
+        hf__hook_reload(c);
         int timeout = hf__poll_timeout(c, hf_time_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
         if (m) {
@@ -537,6 +554,7 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
         if (!hf_wh_loader_busy(c->loader) && !c->fatal && hf__batch_ready(c, now))
             hf__flight_submit(c, false, 0);
         hf__flow_control(c);
+        hf__hook_tick(c, now);
         if (hf__idle_done(c, now)) {
             hf_log_info("consume.idle", "msg=\"all partitions at their end; exiting\"");
             break;
@@ -544,6 +562,8 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
     }
     /* Nothing stays in flight once run returns (a fatal error elsewhere). */
     hf__flight_settle(c, true, false);
+    if (c->ops)
+        hf_consumer_ops_stopped(c->ops);
     if (c->fatal)
         return hf_err_set(c->fatal_err, errstr, errstr_size, "%s", c->fatal_msg);
     return HF_OK;

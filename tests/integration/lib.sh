@@ -66,6 +66,8 @@ t_setup_pipeline() {
   export HEMOFLOW_CONSUME_GROUP_ID="it-${name}-$$"
   export HEMOFLOW_PUBLISH_SPOOL_DIR="$T_TMP/spool"
   export HEMOFLOW_PUBLISH_KEY_FILE="$T_TMP/hmac.key"
+  # consume's operations endpoint on a free port: tests run several consumers
+  export HEMOFLOW_HTTP_PORT=0
   t_hmac_key "$T_TMP/hmac.key"
   "$HF_BIN" topics --partitions "$parts" >"$T_TMP/topics.out" 2>&1 \
     || t_fail "topics: $(cat "$T_TMP/topics.out")"
