@@ -173,28 +173,51 @@ static void hf__quarantine(hf_consumer_t *c, const rd_kafka_message_t *m, const 
 /* A message beyond the next expected offset. Our producers write contiguous
  * offsets, so a gap means librdkafka skipped messages (librdkafka < 2.1 can
  * after pause/resume) or Kafka no longer has them (retention, compaction).
- * Rewind to the expected offset a few times; only a gap that persists is
- * accepted, and logged as an error: those messages cannot be loaded. */
+ * Rewind to the expected offset; after three rewinds that did not bring it,
+ * ask the broker for the partition's log start offset: only what lies below
+ * it is accepted as lost (logged as an error, counted in gaps); anything
+ * Kafka still has is rewound to again, however often it takes. */
 static bool hf__gap_accepted(hf_consumer_t *c, hf__part_t *p, int64_t offset)
 {
     if (p->gap_at != p->pos) {
         p->gap_at = p->pos;
         p->gap_tries = 0;
     }
-    if (++p->gap_tries <= 3) {
+    if (++p->gap_tries > 3) {
+        p->gap_tries = 0;
+        int64_t lo = -1, hi = -1;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 5000);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && lo > p->pos) {
+            int64_t upto = lo < offset ? lo : offset;
+            hf_log_error("consume.gap", "topic=%s partition=%" PRId32 " first_missing=%" PRId64
+                         " next_available=%" PRId64 " msg=\"messages no longer in Kafka "
+                         "(retention or compaction): they cannot be loaded\"", p->topic,
+                         p->partition, p->pos, upto);
+            c->stats.gaps += (uint64_t)(upto - p->pos);
+            hf__hook_gap(c, upto - p->pos);
+            p->pos = upto;
+            p->gap_at = -1;
+            if (upto == offset)
+                return true;
+            /* Kafka still has [log start, offset): fetch it from the start */
+        } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            hf_log_warn("consume.gap", "topic=%s partition=%" PRId32 " expected_offset=%" PRId64
+                        " msg=\"cannot read the log start offset: rewinding again\" err=\"%s\"",
+                        p->topic, p->partition, p->pos, rd_kafka_err2str(e));
+        } else {
+            hf_log_warn("consume.gap", "topic=%s partition=%" PRId32 " expected_offset=%" PRId64
+                        " log_start=%" PRId64 " msg=\"still in Kafka: rewinding again\"",
+                        p->topic, p->partition, p->pos, lo);
+        }
+    } else {
         hf_log_warn("consume.gap", "topic=%s partition=%" PRId32 " expected_offset=%" PRId64
                     " got_offset=%" PRId64 " msg=\"rewinding\"", p->topic, p->partition, p->pos,
                     offset);
-        p->rewind = true;
-        c->need_rewind = true;
-        return false;
     }
-    hf_log_error("consume.gap", "topic=%s partition=%" PRId32 " first_missing=%" PRId64
-                 " next_available=%" PRId64 " msg=\"messages no longer in Kafka (retention or "
-                 "compaction): they cannot be loaded\"", p->topic, p->partition, p->pos, offset);
-    c->stats.gaps += (uint64_t)(offset - p->pos);
-    hf__hook_gap(c, offset - p->pos);
-    return true;
+    p->rewind = true;
+    c->need_rewind = true;
+    return false;
 }
 
 static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
