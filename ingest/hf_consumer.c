@@ -356,6 +356,37 @@ static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         hf__on_revoke(c);
 }
 
+/* A Kafka error, from a consumed message or from the error callback. All
+ * brokers down is waited out (logged once until a message arrives again); a
+ * dropped connection alone is routine (librdkafka reconnects) and logged at
+ * debug level. */
+static void hf__kafka_error(hf_consumer_t *c, rd_kafka_resp_err_t err, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (!c->broker_down_logged)
+            hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
+                        reason);
+        c->broker_down_logged = true;
+        hf__hook_error(c, "kafka_transport", 1);
+    } else if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+        hf_log_debug("consume.kafka_transport", "err=\"%s\"", reason);
+        hf__hook_error(c, "kafka_transport", 1);
+    } else {
+        hf_log_warn("consume.kafka_error", "err=\"%s\"", reason);
+        hf__hook_error(c, "kafka", 1);
+    }
+}
+
+/* librdkafka reports broker-level trouble (all brokers down, a lost
+ * connection) through this callback, not as consumed messages. The main
+ * queue is forwarded to the consumer queue, so it runs inside
+ * rd_kafka_consumer_poll, on the poll loop's thread. */
+static void hf__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    hf__kafka_error(opaque, (rd_kafka_resp_err_t)err, reason);
+}
+
 /* ==== lifecycle ==== */
 
 static hf_err_t hf__kafka_set(void *opaque, const char *name, const char *value)
@@ -448,6 +479,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     }
     rd_kafka_conf_set_log_cb(kc, hf_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(kc, hf__rebalance_cb);
+    rd_kafka_conf_set_error_cb(kc, hf__error_cb);
     rd_kafka_conf_set_opaque(kc, c);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));
@@ -520,16 +552,8 @@ static void hf__on_message(hf_consumer_t *c, const rd_kafka_message_t *m)
         hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
         if (p && !p->rewind && (p->pos < 0 || m->offset >= p->pos))
             p->eof = true;
-    } else if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-               m->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
-        if (!c->broker_down_logged)
-            hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
-                        rd_kafka_message_errstr(m));
-        c->broker_down_logged = true;
-        hf__hook_error(c, "kafka_transport", 1);
     } else if (m->err) {
-        hf_log_warn("consume.kafka_error", "err=\"%s\"", rd_kafka_message_errstr(m));
-        hf__hook_error(c, "kafka", 1);
+        hf__kafka_error(c, m->err, rd_kafka_message_errstr(m));
     } else {
         c->broker_down_logged = false;
         c->last_msg_ms = hf_time_mono_ms();
