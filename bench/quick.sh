@@ -109,7 +109,7 @@ cleanup() {
     hf_log "--keep: services and databases left in place (work dir $WORK, run files $RUN)"
     hf_log "  stop them with: deploy/kafka.sh stop $WORK; deploy/pg.sh stop $WORK"
   else
-    if [[ -n ${HF_PG_DSN:-} ]]; then
+    if [[ -n ${HF_PG_DSN:-} ]] && ((rc == 0)); then # after a failure the databases stay (in $WORK/pg)
       local db
       for db in "${DBS[@]}"; do
         psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
@@ -117,8 +117,14 @@ cleanup() {
     fi
     ((STARTED_KAFKA)) && "$REPO/deploy/kafka.sh" stop "$WORK" >/dev/null 2>&1
     ((STARTED_PG)) && "$REPO/deploy/pg.sh" stop "$WORK" >/dev/null 2>&1
-    # the event data (a few hundred MB per million events) is not worth keeping
-    rm -rf "$RUN"
+    # the event data (a few hundred MB per million events) is not worth
+    # keeping; after a failure the logs and reports are
+    if ((rc == 0)); then
+      rm -rf "$RUN"
+    else
+      rm -rf "$RUN"/*.bin "$RUN"/spool.* "$RUN"/copy
+      hf_log "failed: logs and reports kept in $RUN, databases in the cluster in $WORK/pg (deploy/pg.sh start $WORK)"
+    fi
     ((STARTED_KAFKA)) && rm -rf "$WORK/kafka"
   fi
   exit "$rc"
@@ -152,6 +158,7 @@ sql() { psql "$(dsn "$1")" -XqAt -v ON_ERROR_STOP=1 -c "$2"; }
 export HEMOFLOW_PG_HOST=$PGHOST_ HEMOFLOW_PG_PORT=$PGPORT_ HEMOFLOW_PG_USER=$PGUSER_
 export HEMOFLOW_KAFKA_BOOTSTRAP_SERVERS=$HF_KAFKA_BOOTSTRAP
 export HEMOFLOW_PUBLISH_KEY_FILE="$RUN/hmac.key"
+export HEMOFLOW_HTTP_PORT=${HEMOFLOW_HTTP_PORT:-0} # the consumer's endpoint on a free port
 head -c 48 /dev/urandom | base64 >"$RUN/hmac.key"
 chmod 600 "$RUN/hmac.key"
 

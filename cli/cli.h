@@ -29,11 +29,24 @@
 typedef struct hf_cli_s {
     hf_config_t *cfg;
     const char *prog;  /* argv[0] as given */
+    /* where cfg came from, to read it again (SIGHUP) */
+    const char *config_path;  /* -c FILE, or NULL */
+    char **sets;              /* --set KEY=VALUE (and --log-level) in order */
+    size_t nsets;
 } hf_cli_t;
 
 /* Set by SIGINT/SIGTERM handlers installed by hf_cli_install_signals(). */
 extern volatile sig_atomic_t hf_cli_stop;
 void hf_cli_install_signals(void);
+/* Set by the SIGHUP handler installed by hf_cli_install_reload() (consume
+ * only: other commands keep SIGHUP's default). */
+extern volatile sig_atomic_t hf_cli_reload;
+void hf_cli_install_reload(void);
+
+/* A new configuration from the same sources as cli->cfg, read now: the
+ * defaults, the file, the environment, the --set options. NULL with errstr
+ * when one of them is refused. */
+hf_config_t *hf_cli_load_config(const hf_cli_t *cli, char *errstr, size_t errstr_size);
 
 /* Print "hemoflow <cmd>: <msg>" and a hint to --help on stderr; returns 2. */
 int hf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -53,6 +66,8 @@ int hf_cmd_partitions(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_consume(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_schemas(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_refresh(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_report(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_lag(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_completeness(hf_cli_t *cli, int argc, char **argv);
 

@@ -13,11 +13,54 @@
 #include "hf_mem.h"
 
 volatile sig_atomic_t hf_cli_stop = 0;
+volatile sig_atomic_t hf_cli_reload = 0;
 
 static void hf__on_signal(int sig)
 {
     (void)sig;
     hf_cli_stop = 1;
+}
+
+static void hf__on_hup(int sig)
+{
+    (void)sig;
+    hf_cli_reload = 1;
+}
+
+void hf_cli_install_reload(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = hf__on_hup;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+hf_config_t *hf_cli_load_config(const hf_cli_t *cli, char *errstr, size_t errstr_size)
+{
+    hf_config_t *cfg = hf_config_new();
+    hf_err_t e = HF_OK;
+    if (cli->config_path)
+        e = hf_config_load_file(cfg, cli->config_path, errstr, errstr_size);
+    if (!e)
+        e = hf_config_load_env(cfg, NULL, errstr, errstr_size);
+    for (size_t i = 0; !e && i < cli->nsets; i++) {
+        const char *eq = strchr(cli->sets[i], '=');
+        if (!eq) {
+            e = hf_err_set(HF_ERR_USAGE, errstr, errstr_size, "--set expects KEY=VALUE, got '%s'",
+                           cli->sets[i]);
+            break;
+        }
+        char *key = hf_strndup(cli->sets[i], (size_t)(eq - cli->sets[i]));
+        e = hf_config_set(cfg, key, eq + 1, "--set", errstr, errstr_size);
+        hf_free(key);
+    }
+    if (e) {
+        hf_config_destroy(cfg);
+        return NULL;
+    }
+    return cfg;
 }
 
 void hf_cli_install_signals(void)
@@ -56,6 +99,8 @@ static const hf__cmd_t hf__cmds[] = {
     {"migrate", hf_cmd_migrate, "create/upgrade the warehouse schema, roles and partitions"},
     {"partitions", hf_cmd_partitions, "create warehouse partitions ahead, or list them"},
     {"consume", hf_cmd_consume, "load events from Kafka into the warehouse, exactly once"},
+    {"refresh", hf_cmd_refresh, "recompute the indicator views from the warehouse"},
+    {"report", hf_cmd_report, "indicator report: text table, CSV or an HTML page with charts"},
     {"schemas", hf_cmd_schemas, "list the Avro schema catalogue; check a new schema version"},
     {"lag", hf_cmd_lag, "consumer lag per partition (messages, seconds) and Burrow status"},
     {"completeness", hf_cmd_completeness, "events per province, date and type; silent provinces"},
@@ -140,38 +185,34 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    cfg = hf_config_new();
-    char err[512];
-    if (config_path && hf_config_load_file(cfg, config_path, err, sizeof(err)) != HF_OK) {
-        fprintf(stderr, "hemoflow: %s\n", err);
-        rc = HF_EXIT_USAGE;
-    }
-    if (!rc && hf_config_load_env(cfg, NULL, err, sizeof(err)) != HF_OK) {
-        fprintf(stderr, "hemoflow: %s\n", err);
-        rc = HF_EXIT_USAGE;
-    }
-    for (size_t i = 0; !rc && i < nsets; i++) {
-        char *eq = strchr(sets[i], '=');
-        if (!eq) {
+    for (size_t i = 0; i < nsets; i++) {
+        if (!strchr(sets[i], '=')) {
             rc = hf_cli_usage_error(NULL, "--set expects KEY=VALUE, got '%s'", sets[i]);
-            break;
+            goto out;
         }
-        char *key = hf_strndup(sets[i], (size_t)(eq - sets[i]));
-        if (hf_config_set(cfg, key, eq + 1, "--set", err, sizeof(err)) != HF_OK) {
-            fprintf(stderr, "hemoflow: %s\n", err);
-            rc = HF_EXIT_USAGE;
-        }
-        hf_free(key);
     }
-    if (!rc) {
-        hf_log_level_t lvl = HF_LOG_INFO;
-        (void)hf_log_level_parse(hf_config_str(cfg, "log.level"), &lvl);
-        hf_log_init(lvl, stderr);
-        hf_cli_t cli = {.cfg = cfg, .prog = argv[0]};
-        optind = 0; /* each command parses its own argv (argv[0] = command) */
-        rc = cmd->fn(&cli, argc - cmd_index, argv + cmd_index);
+    char err[512];
+    hf_cli_t cli = {.prog = argv[0], .config_path = config_path, .sets = sets, .nsets = nsets};
+    cfg = hf_cli_load_config(&cli, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "hemoflow: %s\n", err);
+        rc = HF_EXIT_USAGE;
+        goto out;
     }
+    hf_log_level_t lvl = HF_LOG_INFO;
+    (void)hf_log_level_parse(hf_config_str(cfg, "log.level"), &lvl);
+    hf_log_init(lvl, stderr);
+    if (*hf_config_str(cfg, "log.file") &&
+        !hf_log_open_file(hf_config_str(cfg, "log.file"), err, sizeof(err))) {
+        fprintf(stderr, "hemoflow: %s\n", err);
+        rc = HF_EXIT_USAGE;
+        goto out;
+    }
+    cli.cfg = cfg;
+    optind = 0; /* each command parses its own argv (argv[0] = command) */
+    rc = cmd->fn(&cli, argc - cmd_index, argv + cmd_index);
 out:
+    hf_log_close();
     hf_config_destroy(cfg);
     hf_free(sets);
     hf_free(level_set);

@@ -48,6 +48,9 @@ static const hf__key_t hf__keys[] = {
     /* general */
     {"log.level", HF_T_ENUM, "info", 0, 0, "debug|info|warn|error", true,
      "Lowest level logged."},
+    {"log.file", HF_T_STR, "", 0, 0, NULL, true,
+     "Append log lines to this file instead of stderr (consume reopens it on SIGHUP, for log "
+     "rotation); empty: stderr."},
     {"schemas.dir", HF_T_STR, HF_SCHEMA_DIR_DEFAULT, 0, 0, NULL, false,
      "Folder of Avro schemas (<EventType>.v<N>.avsc); every version ever published."},
     {"topic.prefix", HF_T_STR, "hemoflow.", 0, 0, NULL, false,
@@ -96,19 +99,53 @@ static const hf__key_t hf__keys[] = {
      "Larger messages are quarantined (reason oversize) without decoding."},
     {"consume.shutdown_deadline_ms", HF_T_INT, "10000", 0, 600000, NULL, true,
      "On SIGTERM/SIGINT, how long the in-flight batch may take to finish."},
-    {"consume.retry_backoff_max_ms", HF_T_INT, "30000", 10, 600000, NULL, true,
+    {"consume.retry_backoff_max_ms", HF_T_INT, "30000", 10, 600000, NULL, false,
      "Longest wait between retries of a transient PostgreSQL/Kafka error."},
+    {"consume.stall_s", HF_T_INT, "120", 5, 86400, NULL, true,
+     "/readyz reports a stall when a partition with lag has not committed for this long, "
+     "in seconds."},
+    /* operations endpoint (consume) */
+    {"http.enabled", HF_T_BOOL, "true", 0, 0, NULL, false,
+     "Serve /metrics, /healthz, /readyz, /status.json and the status page / while consume "
+     "runs."},
+    {"http.address", HF_T_STR, "127.0.0.1", 0, 0, NULL, false,
+     "Numeric IPv4 or IPv6 address the endpoint listens on (0.0.0.0 or :: for every "
+     "interface)."},
+    {"http.port", HF_T_INT, "9471", 0, 65535, NULL, false,
+     "Port of the endpoint; 0 picks a free one (logged in http.listening)."},
+    {"http.max_connections", HF_T_INT, "32", 1, 1024, NULL, false,
+     "Connections served at once; further ones are closed."},
+    {"http.max_request_bytes", HF_T_SIZE, "16K", 4096, 1 << 20, NULL, false,
+     "Largest request line plus headers; larger requests are refused (431)."},
+    {"http.timeout_s", HF_T_INT, "10", 1, 3600, NULL, false,
+     "Idle connections are closed after this many seconds."},
+    {"http.silent_province_s", HF_T_INT, "3600", 60, 90 * 86400, NULL, true,
+     "The status page flags a province silent when its newest loaded event is older than "
+     "this many seconds."},
     /* warehouse */
     {"warehouse.sql_dir", HF_T_STR, HF_SQL_DIR_DEFAULT, 0, 0, NULL, false,
      "Folder of versioned SQL migrations (NNNN_name.sql)."},
     {"warehouse.partition_granularity", HF_T_ENUM, "month", 0, 0, "month|day", false,
      "Width of each event-date range partition."},
-    {"warehouse.partitions_ahead", HF_T_INT, "3", 0, 366, NULL, true,
+    {"warehouse.partitions_ahead", HF_T_INT, "3", 0, 366, NULL, false,
      "How many months (or days) of partitions are created ahead of today."},
     {"warehouse.loader_role", HF_T_STR, "hemoflow_loader", 0, 0, NULL, false,
      "Role that may only write fact and control tables."},
     {"warehouse.analyst_role", HF_T_STR, "hemoflow_analyst", 0, 0, NULL, false,
-     "Role that may only read."},
+     "Role that may only read: the published indicator views and reference tables."},
+    {"warehouse.analyst_raw_access", HF_T_BOOL, "false", 0, 0, NULL, false,
+     "Also let the analyst role read the fact tables, _current views, hf_completeness and "
+     "hf_quarantine (raw, unsuppressed); applied by migrate."},
+    /* indicators (copied into hemoflow.hf_settings by migrate and refresh) */
+    {"indicators.suppress_max", HF_T_INT, "7", 0, 1000000, NULL, true,
+     "Published counts from 1 to this are suppressed (shown as *); 0 turns suppression off."},
+    {"indicators.suppress_round", HF_T_INT, "5", 1, 1000000, NULL, true,
+     "Other published counts are rounded to the nearest multiple of this; 1 = exact."},
+    {"indicators.plasma_min_gap_days", HF_T_INT, "14", 0, 366, NULL, true,
+     "Whole days required between two plasma donations (14: 1 March, then 16 March at the "
+     "earliest)."},
+    {"indicators.plasma_max_per_year", HF_T_INT, "24", 1, 366, NULL, true,
+     "Most plasma donations a donor may give in any 365 days."},
     /* operations: the commit window, `hemoflow lag`, `hemoflow completeness` */
     {"lag.window_commits", HF_T_INT, "10", 2, 1000, NULL, false,
      "Commits kept per partition in hemoflow.hf_commit_window (the window the Burrow-style "
@@ -116,13 +153,13 @@ static const hf__key_t hf__keys[] = {
     {"lag.window_min_interval_ms", HF_T_INT, "1000", 0, 3600000, NULL, false,
      "A commit sooner than this after a partition's newest window entry replaces that "
      "entry's offsets (keeping its time) instead of adding one."},
-    {"lag.stop_min_ms", HF_T_INT, "10000", 0, 86400000, NULL, true,
+    {"lag.stop_min_ms", HF_T_INT, "10000", 0, 86400000, NULL, false,
      "STOP needs at least this long without a commit, besides Burrow's rule (longer than "
      "the window spans)."},
-    {"lag.kafka_timeout_ms", HF_T_INT, "10000", 100, 600000, NULL, true,
+    {"lag.kafka_timeout_ms", HF_T_INT, "10000", 100, 600000, NULL, false,
      "How long `hemoflow lag` waits for each Kafka request (metadata, watermarks, the first "
      "unconsumed message)."},
-    {"completeness.silent_after_s", HF_T_INT, "43200", 60, 30 * 86400, NULL, true,
+    {"completeness.silent_after_s", HF_T_INT, "43200", 60, 30 * 86400, NULL, false,
      "A province whose newest loaded event happened longer ago than this (seconds) is "
      "flagged silent."},
 };
@@ -620,15 +657,42 @@ void hf_config_print_help(FILE *out)
     fprintf(out, "Configuration keys (file `key = value`, env HEMOFLOW_<KEY>, or --set key=value):\n");
     for (size_t i = 0; i < HF__NKEYS; i++) {
         const hf__key_t *k = &hf__keys[i];
-        /* k->reloadable is recorded for the SIGHUP reload to come; not
-         * printed while no command reloads anything. */
         char *def = hf__default(k);
-        fprintf(out, "  %-36s %-6s default=%s\n", k->name,
-                k->type == HF_T_ENUM ? k->choices : tn[k->type], *def ? def : "\"\"");
+        fprintf(out, "  %-36s %-6s default=%s%s\n", k->name,
+                k->type == HF_T_ENUM ? k->choices : tn[k->type], *def ? def : "\"\"",
+                k->reloadable ? "  (reloadable: SIGHUP)" : "");
         hf_free(def);
         fprintf(out, "      %s\n", k->doc);
     }
     fprintf(out, "  %-36s passed to librdkafka (e.g. kafka.security.protocol)\n", "kafka.<property>");
     fprintf(out, "  %-36s added to the libpq connection string (e.g. pg.host, pg.sslmode)\n",
             "pg.<keyword>");
+}
+
+bool hf_config_reloadable(const char *key)
+{
+    const hf__key_t *k = hf__find(key, NULL);
+    return k && k->reloadable;
+}
+
+static bool hf__kv_same(const hf__kvlist_t *a, const hf__kvlist_t *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
+            return false;
+    return true;
+}
+
+void hf_config_each_change(const hf_config_t *a, const hf_config_t *b, hf_config_change_fn fn,
+                           void *opaque)
+{
+    for (size_t i = 0; i < HF__NKEYS; i++)
+        if (strcmp(a->val[i], b->val[i]) != 0)
+            fn(opaque, hf__keys[i].name, hf__keys[i].reloadable);
+    if (!hf__kv_same(&a->kafka, &b->kafka))
+        fn(opaque, "kafka.*", false);
+    if (!hf__kv_same(&a->pg, &b->pg))
+        fn(opaque, "pg.*", false);
 }

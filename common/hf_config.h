@@ -62,6 +62,18 @@ hf_err_t hf_config_each_kafka(const hf_config_t *cfg, hf_config_kv_fn fn, void *
  * (libpq then uses its PG* environment variables and defaults). */
 char *hf_config_pg_conninfo(const hf_config_t *cfg);
 
+/* ==== reloading (SIGHUP) ==== */
+
+/* The table marks key reloadable: a running consume applies a new value
+ * on SIGHUP (docs/configuration.md lists them). */
+bool hf_config_reloadable(const char *key);
+/* Call fn for every key whose value differs between a and b; kafka.* and
+ * pg.* are reported as one change each ("kafka.*", "pg.*": never
+ * reloadable). */
+typedef void (*hf_config_change_fn)(void *opaque, const char *key, bool reloadable);
+void hf_config_each_change(const hf_config_t *a, const hf_config_t *b, hf_config_change_fn fn,
+                           void *opaque);
+
 /* ==== documentation ==== */
 
 /* Every key with type, default and description, for --help and docs. */

@@ -4,28 +4,98 @@
  */
 #include "hf_log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
-/* Written once by hf_log_init() before threads start (see header). */
-static hf_log_level_t hf__threshold = HF_LOG_INFO;
-static FILE *hf__out;
+/* The stream is set by hf_log_init() before threads start; the level may
+ * change later (SIGHUP), hence atomic; a reopened log file replaces the
+ * stream's file descriptor underneath it (dup2), never the stream. */
+static _Atomic int hf__threshold = HF_LOG_INFO;
+static FILE *_Atomic hf__out;
+static FILE *_Atomic hf__file; /* hf__out when it is a log file we opened */
 
 static const char *const hf__names[] = {"debug", "info", "warn", "error", "off"};
 
 void hf_log_init(hf_log_level_t level, FILE *out)
 {
-    hf__threshold = level;
+    atomic_store_explicit(&hf__threshold, (int)level, memory_order_relaxed);
     hf__out = out;
+}
+
+void hf_log_set_level(hf_log_level_t level)
+{
+    atomic_store_explicit(&hf__threshold, (int)level, memory_order_relaxed);
 }
 
 hf_log_level_t hf_log_level(void)
 {
-    return hf__threshold;
+    return (hf_log_level_t)atomic_load_explicit(&hf__threshold, memory_order_relaxed);
+}
+
+static int hf__open_log(const char *path, char *errstr, size_t errstr_size)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        snprintf(errstr, errstr_size, "log.file %s: %s", path, strerror(errno));
+    return fd;
+}
+
+bool hf_log_open_file(const char *path, char *errstr, size_t errstr_size)
+{
+    int fd = hf__open_log(path, errstr, errstr_size);
+    if (fd < 0)
+        return false;
+    FILE *cur = atomic_load(&hf__file);
+    if (cur) { /* already a file: the same as a reopen */
+        fflush(cur);
+        bool ok = dup2(fd, fileno(cur)) >= 0;
+        atomic_store(&hf__out, cur);
+        if (!ok)
+            snprintf(errstr, errstr_size, "log.file %s: %s", path, strerror(errno));
+        close(fd);
+        return ok;
+    }
+    FILE *f = fdopen(fd, "a");
+    if (!f) {
+        snprintf(errstr, errstr_size, "log.file %s: %s", path, strerror(errno));
+        close(fd);
+        return false;
+    }
+    setvbuf(f, NULL, _IOLBF, 0);
+    atomic_store(&hf__file, f);
+    atomic_store(&hf__out, f);
+    return true;
+}
+
+bool hf_log_reopen(const char *path, char *errstr, size_t errstr_size)
+{
+    if (!atomic_load(&hf__file)) {
+        snprintf(errstr, errstr_size, "not logging to a file");
+        return false;
+    }
+    return hf_log_open_file(path, errstr, errstr_size);
+}
+
+void hf_log_to_stream(FILE *out)
+{
+    atomic_store(&hf__out, out);
+}
+
+void hf_log_close(void)
+{
+    FILE *f = atomic_exchange(&hf__file, NULL);
+    if (f) {
+        atomic_store(&hf__out, NULL);
+        fclose(f);
+    }
 }
 
 bool hf_log_level_parse(const char *s, hf_log_level_t *out)
@@ -71,7 +141,8 @@ void hf_log_write(hf_log_level_t level, const char *event, const char *fmt, ...)
             line[i] = ' ';
     line[len] = '\n';
     line[len + 1] = '\0';
-    fputs(line, hf__out ? hf__out : stderr);
+    FILE *out = atomic_load(&hf__out);
+    fputs(line, out ? out : stderr);
 }
 
 void hf_log_rdkafka_cb(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf)

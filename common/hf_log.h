@@ -7,8 +7,11 @@
  * caller's key=value text (topic/partition/offset or province where they
  * apply). Levels are checked before the arguments are evaluated.
  *
- * The threshold and the output stream are process settings, written once by
- * hf_log_init() before any thread starts, and read-only afterwards.
+ * The output stream is a process setting, written by hf_log_init() (or
+ * hf_log_open_file()) before any thread starts. The threshold may change at
+ * any time (hf_log_set_level, SIGHUP); a log file may be reopened at any
+ * time (hf_log_reopen, SIGHUP after rotation): its descriptor is replaced
+ * under the stream, so writers in other threads never see a closed one.
  * Secrets (HMAC keys, passwords) must never be passed to these functions.
  */
 #ifndef HF_LOG_H
@@ -29,7 +32,23 @@ typedef enum hf_log_level_e {
 
 /* Set threshold and stream (NULL = stderr). Call before threads start. */
 void hf_log_init(hf_log_level_t level, FILE *out);
+void hf_log_set_level(hf_log_level_t level);
 hf_log_level_t hf_log_level(void);
+/* Log to the file at path (appending, created mode 0640) from now on
+ * instead of the stream of hf_log_init; any thread (a file already open
+ * is switched to path, as hf_log_reopen). false with errstr when it
+ * cannot be opened. */
+bool hf_log_open_file(const char *path, char *errstr, size_t errstr_size);
+/* Open path again (log rotation: the old file was moved away) and send
+ * further lines there; any thread. false (logging goes on where it was)
+ * when it cannot be opened or no file is in use. */
+bool hf_log_reopen(const char *path, char *errstr, size_t errstr_size);
+/* Log to out (NULL: stderr) from now on; a log file stays open for a
+ * later hf_log_open_file. Any thread. */
+void hf_log_to_stream(FILE *out);
+/* Close a log file opened here (logging falls back to stderr). At exit,
+ * after other threads stopped logging. */
+void hf_log_close(void);
 /* Parse "debug|info|warn|error|off"; returns false when unknown. */
 bool hf_log_level_parse(const char *s, hf_log_level_t *out);
 const char *hf_log_level_name(hf_log_level_t level);

@@ -11,9 +11,11 @@ PKGS=(
   librdkafka-dev libpq-dev libavro-dev libjansson-dev          # Kafka, PostgreSQL, Avro, JSON
   libzstd-dev libssl-dev libcriterion-dev                      # spool compression, HMAC, tests
   zlib1g-dev libinih-dev                                       # spool CRC-32, config-file syntax
+  libmicrohttpd-dev                                            # the operations HTTP endpoint
   postgresql-15 postgresql-client-15                           # throwaway warehouse
   kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
   procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
+  curl prometheus chromium                                     # tests: scrape /metrics, promtool, the status page and the HTML report
 )
 
 missing=()

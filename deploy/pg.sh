@@ -57,6 +57,8 @@ checkpoint_timeout = 15min
 synchronous_commit = on
 fsync = on
 max_connections = 100
+# the indicator refresh and _current queries lock every partition they plan over
+max_locks_per_transaction = 1024
 log_line_prefix = '%m [%p] %u@%d '
 log_min_duration_statement = -1
 CONF

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, on this machine: install packages, build, start a
 # throwaway PostgreSQL and the embedded broker (`hemoflow devbroker`), and run
-# the pipeline as far as it goes today. Leaves both services running and
+# the pipeline as far as it goes today, and ends with the indicator summary
+# and an HTML report (hemoflow refresh, hemoflow report). Leaves both services running and
 # prints what to look at next; `deploy/quickstart.sh stop` stops them.
 # When a step fails it says which, shows the last lines of that step's log
 # (all logs: WORK/logs/) and stops the services it started.
@@ -109,7 +110,9 @@ run 5-simulate "$BIN" simulate --count "${HF_QUICKSTART_EVENTS:-30000}" --days 3
 
 step 6 "Load it (hemoflow consume, until caught up)"
 STEP_LOG="$WORK/logs/6-consume.log"
-"$BIN" consume --idle-exit 3000 2>"$STEP_LOG"
+# (its operations endpoint on a free port for this short run: see the
+# http.listening line of the log; a long-running consume uses http.port)
+"$BIN" --set http.port=0 consume --idle-exit 3000 2>"$STEP_LOG"
 echo "(consumer log: $STEP_LOG)"
 
 step 7 "The result"
@@ -133,8 +136,22 @@ SELECT province_code, count(*) AS donations,
        sum(volume_ml) FILTER (WHERE procedure = 'whole_blood') AS whole_blood_ml
 FROM hemoflow.donation_collected_current GROUP BY 1 ORDER BY 2 DESC LIMIT 8;
 SQL
-STEP=""
 echo "What simulate sent: $WORK/simulate-report.json (compare expected_warehouse_rows above)"
+
+step 8 "Indicators for health authorities (hemoflow refresh, hemoflow report)"
+run 8-refresh "$BIN" refresh
+# the calendar month with most of the simulated 30 days, and the whole window for the page
+REPORT_TO=$(date -u +%F)
+MONTH=$(date -u -d '15 days ago' +%Y-%m-01)
+MONTH_END=$(date -u -d "$MONTH +1 month -1 day" +%F)
+[[ $MONTH_END < $REPORT_TO ]] || MONTH_END=$REPORT_TO
+REPORT_HTML="$WORK/indicators.html"
+STEP_LOG="$WORK/logs/8-report.log"
+"$BIN" report --from "$MONTH" --to "$MONTH_END" --summary 2>"$STEP_LOG"
+"$BIN" report --from "$(date -u -d '30 days ago' +%F)" --to "$REPORT_TO" --format html \
+  -o "$REPORT_HTML" 2>>"$STEP_LOG"
+STEP=""
+echo "HTML report (charts; open it in a browser): $REPORT_HTML"
 
 STOP_CMD="deploy/quickstart.sh stop"
 [[ -n ${HF_QUICKSTART_WORK:-} ]] && STOP_CMD="HF_QUICKSTART_WORK=$WORK $STOP_CMD"
@@ -143,10 +160,14 @@ cat <<NEXT
 == Next
   Services are still running (stop them with: $STOP_CMD).
   The warehouse:       psql "$HF_PG_DSN"    (tables in schema hemoflow; docs/warehouse.md)
+  The indicators:      $BIN report --from $MONTH --to $MONTH_END [--province 32] [--format csv|html]
+                       (views hemoflow.ind_*; docs/indicators.md)
   The broker:          kcat -b $BOOTSTRAP -L
   Publish a station export:
                        HEMOFLOW_KAFKA_BOOTSTRAP_SERVERS=$BOOTSTRAP HEMOFLOW_PUBLISH_KEY_FILE=$WORK/hmac.key \\
                        $BIN publish --type DonationCollected tests/fixtures/events/DonationCollected.csv
   Every config key:    $BIN --help-config
   The full test suite: ./deploy/test.sh
+
+Indicator report written: $REPORT_HTML
 NEXT

@@ -69,6 +69,7 @@ void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
     va_end(ap);
     c->fatal_err = e && !hf_err_retriable(e) ? e : HF_ERR_INTERNAL;
     c->fatal = true;
+    hf__hook_error(c, "fatal", 1);
 }
 
 hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition)
@@ -172,27 +173,51 @@ static void hf__quarantine(hf_consumer_t *c, const rd_kafka_message_t *m, const 
 /* A message beyond the next expected offset. Our producers write contiguous
  * offsets, so a gap means librdkafka skipped messages (librdkafka < 2.1 can
  * after pause/resume) or Kafka no longer has them (retention, compaction).
- * Rewind to the expected offset a few times; only a gap that persists is
- * accepted, and logged as an error: those messages cannot be loaded. */
+ * Rewind to the expected offset; after three rewinds that did not bring it,
+ * ask the broker for the partition's log start offset: only what lies below
+ * it is accepted as lost (logged as an error, counted in gaps); anything
+ * Kafka still has is rewound to again, however often it takes. */
 static bool hf__gap_accepted(hf_consumer_t *c, hf__part_t *p, int64_t offset)
 {
     if (p->gap_at != p->pos) {
         p->gap_at = p->pos;
         p->gap_tries = 0;
     }
-    if (++p->gap_tries <= 3) {
+    if (++p->gap_tries > 3) {
+        p->gap_tries = 0;
+        int64_t lo = -1, hi = -1;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 5000);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && lo > p->pos) {
+            int64_t upto = lo < offset ? lo : offset;
+            hf_log_error("consume.gap", "topic=%s partition=%" PRId32 " first_missing=%" PRId64
+                         " next_available=%" PRId64 " msg=\"messages no longer in Kafka "
+                         "(retention or compaction): they cannot be loaded\"", p->topic,
+                         p->partition, p->pos, upto);
+            c->stats.gaps += (uint64_t)(upto - p->pos);
+            hf__hook_gap(c, upto - p->pos);
+            p->pos = upto;
+            p->gap_at = -1;
+            if (upto == offset)
+                return true;
+            /* Kafka still has [log start, offset): fetch it from the start */
+        } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            hf_log_warn("consume.gap", "topic=%s partition=%" PRId32 " expected_offset=%" PRId64
+                        " msg=\"cannot read the log start offset: rewinding again\" err=\"%s\"",
+                        p->topic, p->partition, p->pos, rd_kafka_err2str(e));
+        } else {
+            hf_log_warn("consume.gap", "topic=%s partition=%" PRId32 " expected_offset=%" PRId64
+                        " log_start=%" PRId64 " msg=\"still in Kafka: rewinding again\"",
+                        p->topic, p->partition, p->pos, lo);
+        }
+    } else {
         hf_log_warn("consume.gap", "topic=%s partition=%" PRId32 " expected_offset=%" PRId64
                     " got_offset=%" PRId64 " msg=\"rewinding\"", p->topic, p->partition, p->pos,
                     offset);
-        p->rewind = true;
-        c->need_rewind = true;
-        return false;
     }
-    hf_log_error("consume.gap", "topic=%s partition=%" PRId32 " first_missing=%" PRId64
-                 " next_available=%" PRId64 " msg=\"messages no longer in Kafka (retention or "
-                 "compaction): they cannot be loaded\"", p->topic, p->partition, p->pos, offset);
-    c->stats.gaps += (uint64_t)(offset - p->pos);
-    return true;
+    p->rewind = true;
+    c->need_rewind = true;
+    return false;
 }
 
 static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
@@ -211,12 +236,12 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         return; /* rewound to p->pos: the skipped messages come again */
     if (c->batch_msgs == 0)
         c->batch_started_ms = hf_time_mono_ms();
+    hf__hook_take(c, p, m);
     p->pos = m->offset + 1;
     p->in_batch = true;
     p->eof = false;
     c->batch_msgs++;
     c->batch_bytes += m->len;
-    c->stats.messages++;
 
     char err[256];
     hf_decoded_t d;
@@ -233,7 +258,7 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         return;
     }
     if (!hf_hashset_insert(c->ids, n.event_id)) {
-        c->stats.duplicates++;
+        hf__hook_dup(c, d.event_type); /* counted when the batch commits */
         return; /* the same event twice in one batch: keep the first */
     }
     e = hf_wh_batch_add_event(c->batch, &d, &n, topic, m->partition, m->offset, m->payload,
@@ -259,6 +284,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
                hf_err_retriable(e) && !hf__stopping(c)) {
             hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL to read stored offsets\" "
                         "topic=%s partition=%" PRId32 " err=\"%s\"", tp->topic, tp->partition, err);
+            hf__hook_pg(c, false);
             struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
             backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
@@ -274,6 +300,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
                 hf__fatal(c, e, "reading offsets: %s", err);
             continue;
         }
+        hf__hook_pg(c, true);
         int64_t next = q.next_offset;
         tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
         if (c->nparts == c->capparts) {
@@ -284,7 +311,8 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
         c->parts[c->nparts++] = (hf__part_t){.topic = hf_strdup(tp->topic),
                                              .partition = tp->partition,
                                              .committed = next, .pos = next,
-                                             .gap_at = -1};
+                                             .gap_at = -1, .progress_ms = hf_time_mono_ms(),
+                                             .caught_up_wall_ms = hf_time_wall_us() / 1000};
         hf_log_info("consume.assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64,
                     tp->topic, tp->partition, next);
     }
@@ -297,6 +325,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
     if (re)
         hf_log_warn("consume.pause", "pause=0 err=\"%s\"", rd_kafka_err2str(re));
     c->paused = false;
+    hf__hook_rebalance(c, true);
 }
 
 static void hf__on_revoke(hf_consumer_t *c)
@@ -313,6 +342,7 @@ static void hf__on_revoke(hf_consumer_t *c)
     hf__parts_clear(c);
     rd_kafka_assign(c->rk, NULL);
     c->paused = false;
+    hf__hook_rebalance(c, false);
 }
 
 static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -324,6 +354,37 @@ static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         hf__on_assign(c, l);
     else
         hf__on_revoke(c);
+}
+
+/* A Kafka error, from a consumed message or from the error callback. All
+ * brokers down is waited out (logged once until a message arrives again); a
+ * dropped connection alone is routine (librdkafka reconnects) and logged at
+ * debug level. */
+static void hf__kafka_error(hf_consumer_t *c, rd_kafka_resp_err_t err, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (!c->broker_down_logged)
+            hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
+                        reason);
+        c->broker_down_logged = true;
+        hf__hook_error(c, "kafka_transport", 1);
+    } else if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+        hf_log_debug("consume.kafka_transport", "err=\"%s\"", reason);
+        hf__hook_error(c, "kafka_transport", 1);
+    } else {
+        hf_log_warn("consume.kafka_error", "err=\"%s\"", reason);
+        hf__hook_error(c, "kafka", 1);
+    }
+}
+
+/* librdkafka reports broker-level trouble (all brokers down, a lost
+ * connection) through this callback, not as consumed messages. The main
+ * queue is forwarded to the consumer queue, so it runs inside
+ * rd_kafka_consumer_poll, on the poll loop's thread. */
+static void hf__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    hf__kafka_error(opaque, (rd_kafka_resp_err_t)err, reason);
 }
 
 /* ==== lifecycle ==== */
@@ -343,6 +404,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     const hf_config_t *cfg = conf->cfg;
     hf_consumer_t *c = hf_calloc(1, sizeof(*c));
     c->conf = *conf;
+    c->ops = conf->ops;
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
     c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
     /* A batch holds each message twice (raw, for quarantine, and as a COPY
@@ -375,6 +437,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
     }
+    hf__hook_pg(c, true);
     c->batch = hf_wh_batch_new(c->wh);
     c->spare = hf_wh_batch_new(c->wh);
     hf_wh_loader_conf_t lc = {.wh = c->wh, .backoff_max_ms = c->backoff_max_ms};
@@ -406,6 +469,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     e = e ? e : hf__kafka_set(kc, "auto.offset.reset", "earliest");
     e = e ? e : hf__kafka_set(kc, "enable.partition.eof", "true");
     e = e ? e : hf__kafka_set(kc, "client.id", "hemoflow-consume");
+    e = e ? e : hf__hook_kafka_conf(c, kc);
     e = e ? e : hf_config_each_kafka(cfg, hf__kafka_set, kc); /* user settings win */
     if (e) {
         rd_kafka_conf_destroy(kc);
@@ -415,6 +479,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     }
     rd_kafka_conf_set_log_cb(kc, hf_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(kc, hf__rebalance_cb);
+    rd_kafka_conf_set_error_cb(kc, hf__error_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, hf__kafka_commit_cb);
     rd_kafka_conf_set_opaque(kc, c);
     char kerr[256];
@@ -488,14 +553,8 @@ static void hf__on_message(hf_consumer_t *c, const rd_kafka_message_t *m)
         hf__part_t *p = hf__part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
         if (p && !p->rewind && (p->pos < 0 || m->offset >= p->pos))
             p->eof = true;
-    } else if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-               m->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
-        if (!c->broker_down_logged)
-            hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
-                        rd_kafka_message_errstr(m));
-        c->broker_down_logged = true;
     } else if (m->err) {
-        hf_log_warn("consume.kafka_error", "err=\"%s\"", rd_kafka_message_errstr(m));
+        hf__kafka_error(c, m->err, rd_kafka_message_errstr(m));
     } else {
         c->broker_down_logged = false;
         c->last_msg_ms = hf_time_mono_ms();
@@ -520,11 +579,16 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
                 hf_config_str(c->conf.cfg, "consume.group_id"), c->max_rows, c->max_ms);
     c->last_msg_ms = hf_time_mono_ms();
     c->broker_down_logged = false;
+    if (c->ops)
+        hf_consumer_ops_started(c->ops);
     while (!c->fatal) {
         if (hf__stopping(c)) {
+            if (c->ops)
+                hf_consumer_ops_stopped(c->ops);
             hf__drain(c);
             break;
         }
+        hf__hook_reload(c);
         int timeout = hf__poll_timeout(c, hf_time_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
         if (m) {
@@ -538,6 +602,7 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
         if (!hf_wh_loader_busy(c->loader) && !c->fatal && hf__batch_ready(c, now))
             hf__flight_submit(c, false, 0);
         hf__flow_control(c);
+        hf__hook_tick(c, now);
         if (hf__idle_done(c, now)) {
             hf_log_info("consume.idle", "msg=\"all partitions at their end; exiting\"");
             break;
@@ -545,6 +610,8 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
     }
     /* Nothing stays in flight once run returns (a fatal error elsewhere). */
     hf__flight_settle(c, true, false);
+    if (c->ops)
+        hf_consumer_ops_stopped(c->ops);
     if (c->fatal)
         return hf_err_set(c->fatal_err, errstr, errstr_size, "%s", c->fatal_msg);
     return HF_OK;

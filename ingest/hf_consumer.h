@@ -28,6 +28,15 @@ typedef struct hf_consumer_conf_s {
     int64_t idle_exit_ms;              /* > 0: return once every assigned partition is at its
                                           end and nothing arrived for this long */
     volatile sig_atomic_t *stop;       /* set by a signal handler: drain and return */
+    struct hf_consumer_ops_s *ops;     /* optional: metrics, readiness, status page (borrowed) */
+    volatile sig_atomic_t *reload;     /* optional: set by SIGHUP; the loop clears it and calls
+                                          reload_fn */
+    /* Returns the configuration to apply (borrowed: must outlive the
+     * consumer), or NULL to keep the current one (the reason is logged by
+     * reload_fn). The consumer applies its reloadable keys
+     * (hf_consumer_apply_config). */
+    const hf_config_t *(*reload_fn)(void *opaque);
+    void *reload_opaque;
 } hf_consumer_conf_t;
 
 /* Connects to PostgreSQL (verifying the warehouse schema) and creates the
@@ -45,7 +54,8 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 typedef struct hf_consumer_stats_s {
-    uint64_t messages;     /* Kafka messages consumed */
+    uint64_t messages;     /* Kafka messages in committed batches:
+                              = loaded + duplicates + quarantined */
     uint64_t loaded;       /* fact rows inserted */
     uint64_t duplicates;   /* skipped: already in the warehouse or repeated in a batch */
     uint64_t quarantined;  /* rows written to hf_quarantine */
@@ -53,9 +63,18 @@ typedef struct hf_consumer_stats_s {
     uint64_t retries;      /* transient failures retried */
     uint64_t conflicts;    /* batches abandoned because another instance owned a partition */
     uint64_t gaps;         /* messages Kafka no longer had when their turn came (retention) */
+    uint64_t abandoned;    /* messages of abandoned batches (read again later) */
 } hf_consumer_stats_t;
 
 void hf_consumer_stats(const hf_consumer_t *c, hf_consumer_stats_t *out);
+
+/* Apply the reloadable consume.* and validate.* keys of cfg (borrowed: must
+ * outlive the consumer) to a running consumer: batch limits, shutdown
+ * deadline, retry backoff cap, validation rules. Consumer thread only
+ * (the run loop calls it on SIGHUP). HF_ERR_CONFIG (nothing changed) when
+ * the validation rules do not parse. */
+hf_err_t hf_consumer_apply_config(hf_consumer_t *c, const hf_config_t *cfg, char *errstr,
+                                  size_t errstr_size);
 
 /* Closes the group membership (revoking cleanly) and frees; NULL no-op. */
 void hf_consumer_destroy(hf_consumer_t *c);

@@ -49,6 +49,7 @@ void hf__batch_reset(hf_consumer_t *c)
 {
     hf_wh_batch_reset(c->batch);
     hf_hashset_clear(c->ids);
+    hf__hook_batch_reset(c);
     c->batch_msgs = c->batch_bytes = 0;
     c->batch_started_ms = 0;
     for (size_t i = 0; i < c->nparts; i++)
@@ -63,6 +64,7 @@ void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *why)
     if (c->batch_msgs + flight_msgs)
         hf_log_warn("consume.batch_abandoned", "messages=%zu reason=\"%s\"",
                     c->batch_msgs + flight_msgs, why);
+    hf__hook_abandoned(c, flight_msgs);
     for (size_t i = 0; i < c->nparts; i++) {
         hf__part_t *p = &c->parts[i];
         if (p->in_batch || p->in_flight) {
@@ -131,6 +133,7 @@ void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
     c->spare = NULL;
     c->flight_msgs = c->batch_msgs;
     c->flight_started_ms = c->batch_started_ms;
+    hf__hook_submitted(c);
     hf__batch_reset(c);
 }
 
@@ -139,14 +142,18 @@ void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
 static void hf__flight_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
 {
     const hf_wh_stats_t *st = &o->stats;
+    /* messages = inserted + duplicates + quarantined: duplicates are those
+     * dropped within the batch (hf__take) and those found in the warehouse */
+    size_t dups = hf__hook_committed(c, o, msgs);
+    c->stats.messages += msgs;
     c->stats.loaded += st->inserted;
-    c->stats.duplicates += st->duplicates;
+    c->stats.duplicates += dups;
     c->stats.quarantined += st->quarantined;
     c->stats.batches++;
     hf_log_info("consume.batch_committed",
                 "messages=%zu inserted=%zu duplicates=%zu quarantined=%zu "
                 "partitions_created=%zu build_ms=%" PRId64 " commit_ms=%" PRId64, msgs,
-                st->inserted, st->duplicates, st->quarantined, st->partitions_created,
+                st->inserted, dups, st->quarantined, st->partitions_created,
                 o->started_us / 1000 - c->flight_started_ms, o->commit_us / 1000);
     for (size_t i = 0; i < c->nparts; i++) {
         hf__part_t *p = &c->parts[i];
@@ -164,6 +171,7 @@ static void hf__flight_conflict(hf_consumer_t *c, const hf_wh_loader_outcome_t *
 {
     char err[512];
     c->stats.conflicts++;
+    hf__hook_error(c, "offset_conflict", 1);
     hf_log_warn("consume.conflict", "msg=\"offsets moved under us: another instance "
                 "owns a partition; abandoning the batch\" detail=\"%s\"", o->errstr);
     for (size_t i = 0; i < c->nparts; i++) {
@@ -188,6 +196,7 @@ static hf_err_t hf__flight_account(hf_consumer_t *c, const hf_wh_loader_outcome_
     size_t msgs = c->flight_msgs;
     c->flight_msgs = 0;
     c->stats.retries += o->retries;
+    hf__hook_error(c, "pg_transient", (double)o->retries);
     c->spare = o->batch;
     hf_err_t e = o->result;
     if (e == HF_OK) {

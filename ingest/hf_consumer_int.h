@@ -15,6 +15,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "hf_consumer.h"
+#include "hf_consumer_ops.h"
+#include "hf_event_types.h"
 #include "hf_hashset.h"
 #include "hf_normalize.h"
 #include "hf_warehouse.h"
@@ -34,6 +36,12 @@ typedef struct hf__part_s {
     bool eof;             /* reached the end of the partition at pos */
     int64_t gap_at;       /* pos at which a gap was last seen, -1 none */
     int gap_tries;        /* rewinds tried for the gap at gap_at */
+    /* for lag and readiness (hf_consumer_hooks.c) */
+    int64_t batch_first_ts;  /* Kafka timestamp (ms) of its first message in the batch being
+                                built, 0 none */
+    int64_t flight_first_ts; /* the same for the in-flight batch */
+    int64_t progress_ms;     /* monotonic ms: committed last moved, caught up, or assigned */
+    int64_t caught_up_wall_ms; /* wall ms it was last seen caught up (or assigned) */
 } hf__part_t;
 
 /* Who may use wh and the two batches when: while a batch is in the loader
@@ -72,6 +80,13 @@ struct hf_consumer_s {
     hf_err_t fatal_err;        /* fatal: its class (never retriable) */
     char fatal_msg[640];
     hf_consumer_stats_t stats;
+    /* operations (hf_consumer_hooks.c); ops may be NULL */
+    hf_consumer_ops_t *ops;
+    size_t batch_dups, flight_dups; /* dropped within the batch being built / in flight */
+    size_t batch_dups_type[HF_WH_MAX_TABLES], flight_dups_type[HF_WH_MAX_TABLES];
+    int64_t tick_ms, beat_ms;       /* last snapshot, last heartbeat (monotonic ms) */
+    bool kafka_stats_seen;          /* librdkafka statistics arrived at least once */
+    bool kafka_up;                  /* a broker connection was UP in the last statistics */
 };
 
 /* ==== hf_consumer.c ==== */
@@ -97,6 +112,35 @@ bool hf__flight_reap(hf_consumer_t *c, bool revoking, hf_err_t *e);
 void hf__flight_settle(hf_consumer_t *c, bool once, bool revoking);
 void hf__flight_drain_serving(hf_consumer_t *c);
 void hf__flow_control(hf_consumer_t *c);
+
+/* ==== hf_consumer_hooks.c: metrics, readiness, lag, reload ====
+ * Each is a no-op for what needs c->ops when it is NULL. */
+
+/* librdkafka settings for the hooks (statistics every second). */
+hf_err_t hf__hook_kafka_conf(hf_consumer_t *c, rd_kafka_conf_t *kc);
+/* m was taken into the batch being built for partition p. */
+void hf__hook_take(hf_consumer_t *c, hf__part_t *p, const rd_kafka_message_t *m);
+/* An event of type et dropped as a repeat within the batch being built. */
+void hf__hook_dup(hf_consumer_t *c, const hf_event_type_t *et);
+/* The batch being built goes to the loader (before hf__batch_reset). */
+void hf__hook_submitted(hf_consumer_t *c);
+/* The batch being built is emptied. */
+void hf__hook_batch_reset(hf_consumer_t *c);
+/* The in-flight batch of msgs messages committed with o (before offsets
+ * move); returns its duplicates (within the batch and in the warehouse). */
+size_t hf__hook_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs);
+/* Both batches (flight_msgs + batch_msgs messages) are abandoned. */
+void hf__hook_abandoned(hf_consumer_t *c, size_t flight_msgs);
+void hf__hook_error(hf_consumer_t *c, const char *cls, double n);
+void hf__hook_gap(hf_consumer_t *c, int64_t messages);
+void hf__hook_rebalance(hf_consumer_t *c, bool assign);
+/* PostgreSQL reachable (hf_wh_open, offsets read) or not. */
+void hf__hook_pg(hf_consumer_t *c, bool up);
+/* Once per loop round: heartbeat, and once a second the partitions'
+ * lag and the connection states. */
+void hf__hook_tick(hf_consumer_t *c, int64_t now_ms);
+/* SIGHUP: when *conf.reload is set, reload the reloadable keys. */
+void hf__hook_reload(hf_consumer_t *c);
 
 /* ==== hf_consumer_window.c ==== */
 

@@ -13,6 +13,7 @@
 
 #include "hf_buf.h"
 #include "hf_cal.h"
+#include "hf_ind_int.h"
 #include "hf_log.h"
 #include "hf_mem.h"
 #include "hf_pg.h"
@@ -227,11 +228,31 @@ static hf_err_t hf__ensure_role(PGconn *c, const char *role, FILE *out, char *er
 /* One statement of a script: hf_buf_printf, then ";\n". */
 #define hf__sql_add(b, ...) (hf_buf_printf((b), __VA_ARGS__), hf_buf_append((b), ";\n", 2))
 
-/* Grant exactly what each role needs (revoking anything else in the
- * schema first), in one transaction. */
-static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, char *errstr,
-                          size_t errstr_size)
+/* The relations listed in hemoflow.hf_published (none before migration
+ * 0003), one per row. */
+static PGresult *hf__published(PGconn *c)
 {
+    return PQexec(c, "SELECT relname FROM hemoflow.hf_published"
+                     " WHERE to_regclass('hemoflow.hf_published') IS NOT NULL ORDER BY 1");
+}
+
+/* Grant exactly what each role needs (revoking anything else in the
+ * schema first), in one transaction. The analyst reads the relations of
+ * hf_published; the raw facts only with analyst_raw. */
+static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, bool analyst_raw,
+                          char *errstr, size_t errstr_size)
+{
+    bool have_published = false;
+    hf_err_t perr = hf__query1(c, "SELECT 1 WHERE to_regclass('hemoflow.hf_published') IS NOT NULL",
+                               0, NULL, NULL, 0, &have_published, errstr, errstr_size);
+    if (perr)
+        return perr;
+    PGresult *pub = have_published ? hf__published(c) : NULL;
+    if (pub && PQresultStatus(pub) != PGRES_TUPLES_OK) {
+        perr = hf__pg_fail(c, pub, "read hemoflow.hf_published", NULL, errstr, errstr_size);
+        PQclear(pub);
+        return perr;
+    }
     PGresult *r = PQexec(c, "SELECT table_name, to_regclass('hemoflow.' ||"
                             " quote_ident(table_name || '_current')) IS NOT NULL,"
                             " current_database(),"
@@ -241,6 +262,7 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, ch
         hf_err_t err = hf__pg_fail(c, r, "read hemoflow.hf_fact_tables", NULL, errstr,
                                    errstr_size);
         PQclear(r);
+        PQclear(pub);
         return err;
     }
     char *L = PQescapeIdentifier(c, loader, strlen(loader));
@@ -264,8 +286,9 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, ch
         if (!db)
             db = PQescapeIdentifier(c, PQgetvalue(r, i, 2), strlen(PQgetvalue(r, i, 2)));
         hf__sql_add(&s, "GRANT SELECT, INSERT ON hemoflow.%s TO %s", T, L);
-        hf__sql_add(&s, "GRANT SELECT ON hemoflow.%s TO %s", T, A);
-        if (PQgetvalue(r, i, 1)[0] == 't')
+        if (analyst_raw)
+            hf__sql_add(&s, "GRANT SELECT ON hemoflow.%s TO %s", T, A);
+        if (analyst_raw && PQgetvalue(r, i, 1)[0] == 't')
             hf__sql_add(&s, "GRANT SELECT ON hemoflow.%s TO %s", V, A);
         PQfreemem(T);
         PQfreemem(V);
@@ -286,10 +309,18 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, ch
     }
     hf__sql_add(&s, "GRANT EXECUTE ON FUNCTION hemoflow.hf_ensure_partition(text, text, date) "
                     "TO %s", L);
-    hf__sql_add(&s, "GRANT SELECT ON hemoflow.hf_completeness TO %s", A);
-    hf__sql_add(&s, "GRANT SELECT (id, topic, kafka_partition, kafka_offset, event_type, "
-                    "fingerprint, reason_code, sqlstate, detail, quarantined_at) ON "
-                    "hemoflow.hf_quarantine TO %s", A);
+    if (analyst_raw) {
+        hf__sql_add(&s, "GRANT SELECT ON hemoflow.hf_completeness TO %s", A);
+        hf__sql_add(&s, "GRANT SELECT (id, topic, kafka_partition, kafka_offset, event_type, "
+                        "fingerprint, reason_code, sqlstate, detail, quarantined_at) ON "
+                        "hemoflow.hf_quarantine TO %s", A);
+    }
+    for (int i = 0; pub && i < PQntuples(pub); i++) {
+        const char *t = PQgetvalue(pub, i, 0);
+        char *T = PQescapeIdentifier(c, t, strlen(t));
+        hf__sql_add(&s, "GRANT SELECT ON hemoflow.%s TO %s", T, A);
+        PQfreemem(T);
+    }
     if (db) {
         hf__sql_add(&s, "GRANT CONNECT, TEMPORARY ON DATABASE %s TO %s", db, L);
         hf__sql_add(&s, "GRANT CONNECT ON DATABASE %s TO %s", db, A);
@@ -297,6 +328,7 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, ch
     hf__sql_add(&s, "COMMIT");
     hf_buf_append(&s, "", 1);
     PQclear(r);
+    PQclear(pub);
     hf_err_t err = hf__pg_exec(c, (const char *)s.data, errstr, errstr_size);
     if (err) {
         PGresult *rb = PQexec(c, "ROLLBACK");
@@ -626,9 +658,13 @@ hf_err_t hf_migrate_run(const hf_config_t *cfg, bool dry_run, FILE *out, char *e
         if (!err)
             err = hf__ensure_role(c, analyst, out, errstr, errstr_size);
         if (!err)
-            err = hf__grant(c, loader, analyst, errstr, errstr_size);
+            err = hf__grant(c, loader, analyst, hf_config_bool(cfg, "warehouse.analyst_raw_access"),
+                            errstr, errstr_size);
         if (!err)
-            hf__say(out, "roles: %s (loader), %s (analyst) privileges set", loader, analyst);
+            hf__say(out, "roles: %s (loader), %s (analyst%s) privileges set", loader, analyst,
+                    hf_config_bool(cfg, "warehouse.analyst_raw_access") ? ", raw access" : "");
+        if (!err)
+            err = hf__ind_settings(c, cfg, errstr, errstr_size);
         if (!err)
             err = hf__partitions(c, (int)hf_config_int(cfg, "warehouse.partitions_ahead"), NULL,
                                  NULL, out, NULL, errstr, errstr_size);

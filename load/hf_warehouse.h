@@ -54,7 +54,9 @@
 #include "hf_catalog.h"
 #include "hf_config.h"
 #include "hf_err.h"
+#include "hf_metrics.h"
 #include "hf_normalize.h"
+#include "hf_province.h"
 
 typedef struct hf_wh_s hf_wh_t;
 typedef struct hf_wh_batch_s hf_wh_batch_t;
@@ -170,7 +172,21 @@ typedef struct hf_wh_table_stats_s {
     size_t duplicates;  /* already in the warehouse, or twice in the batch */
     size_t rejected;    /* refused by PostgreSQL (or the encoder): quarantined */
     bool slow_path;     /* went through staging + ON CONFLICT DO NOTHING */
+    int64_t load_us;    /* probe, COPY, slow path and bisection of the table's rows */
 } hf_wh_table_stats_t;
+
+/* Quarantine records of one commit by (event type, reason). */
+#define HF_WH_MAX_QTALLY 32
+typedef struct hf_wh_qtally_s {
+    int event_type;     /* index into hf_event_types; -1 unknown */
+    char reason[32];    /* reason_code (cut at 31 bytes); "other" collects overflow */
+    size_t n;
+} hf_wh_qtally_t;
+
+/* Bucket bounds (seconds) of hf_wh_stats_t.latency: from an event's
+ * occurred_at to the COMMIT that made its row visible. */
+extern const double hf_wh_latency_bounds[];
+extern const size_t hf_wh_latency_nbounds;
 
 typedef struct hf_wh_stats_s {
     size_t rows, inserted, duplicates, rejected; /* sums over tables */
@@ -178,6 +194,14 @@ typedef struct hf_wh_stats_s {
     size_t partitions_created; /* by this commit, before its transaction */
     size_t attempts;           /* transactions it took (1 unless a partition vanished) */
     hf_wh_table_stats_t table[HF_WH_MAX_TABLES]; /* indexed like hf_event_types */
+    /* For metrics, filled after COMMIT (load/hf_wh_obs.c): */
+    uint32_t inserted_by_province[HF_WH_MAX_TABLES][HF_PROVINCE_COUNT]; /* per table, per
+                                                              hf_provinces index */
+    int64_t newest_event_us[HF_PROVINCE_COUNT]; /* newest occurred_at inserted; 0 none */
+    hf_wh_qtally_t qtally[HF_WH_MAX_QTALLY];   /* every quarantine record written */
+    size_t nqtally;
+    hf_hist_acc_t latency;     /* event time -> COMMIT of every inserted row, seconds
+                                  (hf_wh_latency_bounds) */
 } hf_wh_stats_t;
 
 /* Commit the batch in one transaction (see the top of this file). stats

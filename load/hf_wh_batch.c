@@ -131,6 +131,7 @@ void hf_wh_batch_destroy(hf_wh_batch_t *b)
     hf_free(b->offs);
     hf_free(b->win);
     hf_free(b->compl);
+    hf_free(b->slowlat);
     hf_buf_free(&b->send);
     hf_free(b->pick);
     hf_free(b);

@@ -89,6 +89,13 @@ typedef struct hf__compl_s {
     int64_t max_us;
 } hf__compl_t;
 
+/* Rows the slow path inserted, per group it reports (hf_wh_obs.c). */
+typedef struct hf__slowlat_s {
+    size_t table;
+    int64_t events;
+    int64_t max_us;      /* the group's newest occurred_at */
+} hf__slowlat_t;
+
 struct hf_wh_batch_s {
     hf_wh_t *wh;                     /* borrowed */
     hf__tbatch_t t[HF_WH_MAX_TABLES];
@@ -108,6 +115,8 @@ struct hf_wh_batch_s {
     uint32_t *pick;                  /* row indexes of one table to probe */
     size_t npick, pick_cap;
     hf_wh_stats_t st;                /* stats of the current attempt */
+    hf__slowlat_t *slowlat;          /* slow-path groups of the current attempt */
+    size_t nslowlat, slowlat_cap;
     bool committed;
     bool outcome_unknown;            /* the last COMMIT's reply was lost */
     bool stale_partition;            /* a cached partition turned out missing */
@@ -168,6 +177,16 @@ void hf__compl_add(hf_wh_batch_t *b, size_t ti, const char prov[2], int32_t date
 /* The pending rows of [lo, hi) were inserted by the fast COPY: mark them
  * and count them. */
 void hf__compl_rows(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi);
+
+/* ==== observations for metrics (hf_wh_obs.c) ==== */
+
+/* The slow path inserted events rows of table ti whose newest occurred_at
+ * is max_us (their own times are not returned: the group's stands in). */
+void hf__obs_slow(hf_wh_batch_t *b, size_t ti, int64_t events, int64_t max_us);
+/* After COMMIT: fill b->st's per-province counts, newest event times,
+ * quarantine tallies and latency histogram from the attempt that
+ * committed. */
+void hf__obs_committed(hf_wh_batch_t *b);
 
 /* ==== the commit window (hf_wh_window.c) ==== */
 

@@ -34,6 +34,7 @@
 
 #include "hf_buf.h"
 #include "hf_log.h"
+#include "hf_time.h"
 #include "hf_wh_batch_int.h"
 
 /* ==== completeness ==== */
@@ -301,6 +302,7 @@ static hf_err_t hf__attempt(hf_wh_batch_t *b, char *errstr, size_t errstr_size)
     hf_wh_t *wh = b->wh;
     hf__qlist_clear(&b->rejected);
     b->ncompl = 0;
+    b->nslowlat = 0;
     b->stale_partition = false;
     size_t created = b->st.partitions_created, attempts = b->st.attempts;
     memset(&b->st, 0, sizeof(b->st));
@@ -316,9 +318,13 @@ static hf_err_t hf__attempt(hf_wh_batch_t *b, char *errstr, size_t errstr_size)
     hf_err_t err = hf__pg_exec(wh->conn, "BEGIN", errstr, errstr_size);
     if (!err)
         err = hf__cas_offsets(b, errstr, errstr_size);
-    for (size_t ti = 0; ti < wh->ntables && !err; ti++)
-        if (b->t[ti].n)
-            err = hf__load_range(b, ti, 0, b->t[ti].n, errstr, errstr_size);
+    for (size_t ti = 0; ti < wh->ntables && !err; ti++) {
+        if (!b->t[ti].n)
+            continue;
+        int64_t t0 = hf_time_mono_us();
+        err = hf__load_range(b, ti, 0, b->t[ti].n, errstr, errstr_size);
+        b->st.table[ti].load_us = hf_time_mono_us() - t0;
+    }
     if (!err && b->stale_partition && b->allow_restart) {
         hf__rollback(b);
         return HF_OK; /* the caller sees stale_partition and starts over */
@@ -380,6 +386,7 @@ hf_err_t hf_wh_batch_commit(hf_wh_batch_t *b, hf_wh_stats_t *stats, char *errstr
             hf_log_info("warehouse.commit_recovered", "msg=\"the previous COMMIT had succeeded\"");
             b->committed = true;
             hf__seen_remember(b);
+            hf__obs_committed(b);
             if (stats)
                 *stats = b->st;
             return HF_OK;
@@ -410,6 +417,7 @@ hf_err_t hf_wh_batch_commit(hf_wh_batch_t *b, hf_wh_stats_t *stats, char *errstr
         return err;
     b->committed = true;
     hf__seen_remember(b);
+    hf__obs_committed(b);
     if (stats)
         *stats = b->st;
     hf_log_debug("warehouse.committed", "rows=%zu inserted=%zu duplicates=%zu rejected=%zu "

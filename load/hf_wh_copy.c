@@ -257,6 +257,7 @@ static hf_err_t hf__slow_path(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi,
                 hf__compl_add(b, ti, prov, (int32_t)strtol(PQgetvalue(r, i, 1), NULL, 10), cnt,
                               strtoll(PQgetvalue(r, i, 3), NULL, 10));
                 b->st.table[ti].inserted += (size_t)cnt;
+                hf__obs_slow(b, ti, cnt, strtoll(PQgetvalue(r, i, 3), NULL, 10));
             }
             for (size_t i = lo; i < hi; i++)
                 if (tb->rows[i].state == HF__ROW_PENDING)

@@ -232,6 +232,14 @@ bool hf_wh_loader_busy(const hf_wh_loader_t *l)
     return l->busy;
 }
 
+bool hf_wh_loader_retrying(hf_wh_loader_t *l)
+{
+    pthread_mutex_lock(&l->mu);
+    bool r = l->state == HF__LD_RUNNING && l->retries > 0;
+    pthread_mutex_unlock(&l->mu);
+    return r;
+}
+
 bool hf_wh_loader_reap(hf_wh_loader_t *l, hf_wh_loader_outcome_t *out)
 {
     pthread_mutex_lock(&l->mu);

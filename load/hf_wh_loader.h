@@ -89,6 +89,11 @@ hf_err_t hf_wh_loader_submit(hf_wh_loader_t *l, hf_wh_batch_t *b, bool once, int
 /* A batch is in the loader: submitted and not yet reaped. */
 bool hf_wh_loader_busy(const hf_wh_loader_t *l);
 
+/* The batch in the loader has failed an attempt and is being retried
+ * (PostgreSQL unavailable); false when idle or when its attempts have not
+ * failed. For health reporting. */
+bool hf_wh_loader_retrying(hf_wh_loader_t *l);
+
 typedef struct hf_wh_loader_outcome_s {
     hf_wh_batch_t *batch; /* the batch submitted: the caller's again, as it was (not reset) */
     hf_err_t result;      /* HF_OK: committed. HF_ERR_CONFLICT: the offsets were not the

@@ -66,6 +66,8 @@ t_setup_pipeline() {
   export HEMOFLOW_CONSUME_GROUP_ID="it-${name}-$$"
   export HEMOFLOW_PUBLISH_SPOOL_DIR="$T_TMP/spool"
   export HEMOFLOW_PUBLISH_KEY_FILE="$T_TMP/hmac.key"
+  # consume's operations endpoint on a free port: tests run several consumers
+  export HEMOFLOW_HTTP_PORT=0
   t_hmac_key "$T_TMP/hmac.key"
   "$HF_BIN" topics --partitions "$parts" >"$T_TMP/topics.out" 2>&1 \
     || t_fail "topics: $(cat "$T_TMP/topics.out")"
@@ -115,4 +117,27 @@ t_check_warehouse() {
   t_eq "$(t_sql "SELECT count(*) FROM (SELECT 1 FROM hemoflow.hf_quarantine GROUP BY topic, kafka_partition, kafka_offset HAVING count(*) > 1) d")" 0 "messages quarantined twice"
   want=$(t_json "$report" "r['totals']['messages']")
   t_eq "$(t_sql "SELECT coalesce(sum(next_offset), 0) FROM hemoflow.hf_offsets")" "$want" "offsets stored in hf_offsets"
+}
+
+# t_load_indicator_fixture: publish tests/fixtures/indicators/*.csv (every
+# row accepted), consume until idle and refresh the indicator views with
+# suppression off (hand-computed values: tests/fixtures/indicators/README.md).
+t_load_indicator_fixture() {
+  local f t out
+  for f in "$HF_SOURCE_DIR"/tests/fixtures/indicators/*.csv; do
+    t=$(basename "$f" .csv)
+    out=$("$HF_BIN" publish --type "$t" "$f" 2>"$T_TMP/publish-$t.err") \
+      || t_fail "publish $t: $out $(tail -3 "$T_TMP/publish-$t.err")"
+    [[ $out == *" rejected=0 "* && $out == *" still_spooled=0" ]] || t_fail "publish $t: $out"
+  done
+  t_consume_until_idle
+  "$HF_BIN" -s indicators.suppress_max=0 -s indicators.suppress_round=1 refresh \
+    >"$T_TMP/refresh.out" 2>&1 || t_fail "refresh: $(cat "$T_TMP/refresh.out")"
+}
+
+# t_sql_as_analyst SQL: run SQL as the analyst role (SET ROLE); prints the
+# result, or the SQLSTATE as "ERROR <state>" when it fails.
+t_sql_as_analyst() {
+  psql "$T_DSN" -XqAt -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+    -c "SET ROLE hemoflow_analyst" -c "$1" 2>&1 | sed -E 's/^ERROR: +([0-9A-Z]{5}).*/ERROR \1/'
 }

@@ -5,7 +5,8 @@
 #     folder: exit 0, the warehouse holds exactly simulate's
 #     expected_warehouse_rows, hf_quarantine exactly the reported malformed /
 #     unknown-fingerprint / invalid-DIN counts; then `quickstart.sh stop`
-#     stops both services.
+#     stops both services; it ends with an indicator table and the path of
+#     the HTML report it wrote.
 #  2. A quickstart whose step 5 fails (a bad HF_QUICKSTART_EVENTS): non-zero
 #     exit, the failing step and the last lines of its log printed, and the
 #     services it started are stopped.
@@ -52,6 +53,12 @@ done
 rows=$(t_json "$report" "sum(r['expected_warehouse_rows'].values())")
 ((rows > EVENTS / 2)) || t_fail "only $rows warehouse rows expected from $EVENTS events"
 grep -q '^== 7. The result' "$T_TMP/qs.out" || t_fail "quickstart did not show the result"
+grep -q '^== 8. Indicators' "$T_TMP/qs.out" || t_fail "quickstart did not show the indicators"
+grep -qE '^  province_code +province +period +donations ' "$T_TMP/qs.out" || t_fail "no indicator table in the quickstart output"
+html=$(sed -n 's/^HTML report (charts; open it in a browser): //p' "$T_TMP/qs.out")
+[[ -n $html && -s $html ]] || t_fail "quickstart did not print the path of an HTML report it wrote"
+grep -q '<svg id="chart-supply"' "$html" || t_fail "the quickstart's HTML report has no charts: $html"
+[[ $(tail -n 25 "$T_TMP/qs.out") == *"$html"* ]] || t_fail "the HTML report's path is not near the end"
 HF_QUICKSTART_WORK=$W "$REPO/deploy/quickstart.sh" stop >/dev/null 2>&1
 pg_running "$W" && t_fail "PostgreSQL still running after quickstart.sh stop"
 broker_up "$W" && t_fail "devbroker still running after quickstart.sh stop"
