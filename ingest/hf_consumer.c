@@ -405,6 +405,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     hf_consumer_t *c = hf_calloc(1, sizeof(*c));
     c->conf = *conf;
     c->ops = conf->ops;
+    hf__window_init(c);
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
     c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
     /* A batch holds each message twice (raw, for quarantine, and as a COPY
@@ -630,6 +631,7 @@ void hf_consumer_destroy(hf_consumer_t *c)
         rd_kafka_consumer_close(c->rk); /* revokes: the rebalance callback runs */
         rd_kafka_destroy(c->rk);
     }
+    hf__window_free(c); /* after the revoke's last commit */
     hf_wh_loader_destroy(c->loader); /* destroys a batch still in it (none normally) */
     hf__parts_clear(c);
     hf_free(c->parts);

@@ -162,6 +162,7 @@ static void hf__flight_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t 
             p->in_flight = false;
         }
     }
+    hf__window_committed(c);
     hf__kafka_commit_advisory(c);
 }
 

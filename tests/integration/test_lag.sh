@@ -225,7 +225,9 @@ t_pass "offsets reset backwards -> REWIND (exit 7), then OK"
 # entries keep the same offset, with lag, commit after commit.
 t_simulate "$T_TMP/report3.json" --count 5000 --seed 8
 t_sql "UPDATE public.hf_it_throttle SET s = 0.3" >/dev/null
-HEMOFLOW_CONSUME_BATCH_MAX_ROWS=100 "$HF_BIN" consume --idle-exit 2000 >"$T_TMP/c6.out" 2>"$T_TMP/c6.err" & C6=$!
+HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+HEMOFLOW_HTTP_PORT=$HTTP_PORT HEMOFLOW_CONSUME_BATCH_MAX_ROWS=100 \
+  "$HF_BIN" consume --idle-exit 2000 >"$T_TMP/c6.out" 2>"$T_TMP/c6.err" & C6=$!
 T_PIDS+=("$C6")
 seen=
 for _ in $(seq 1 60); do
@@ -236,10 +238,23 @@ done
 [[ -n $seen ]] || t_fail "no STALL while the loader works on other partitions (last: $(t_json "$T_TMP/st.json" "r['status'], r['partitions_by_status']"))"
 t_eq "$(t_json "$T_TMP/st.json" "all(len({c['offset'] for c in p['window']}) == 1 and p['lag_messages'] > 0 for p in r['partitions'] if p['status'] == 'STALL')")" \
   True "STALL partitions: one offset over the window, with lag"
+# the status page's status column: the same evaluator over the consumer's own commits
+python3 - "$HTTP_PORT" <<'PY' || t_fail "status.json: see above"
+import json, sys, time, urllib.request
+for _ in range(50):
+    d = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/status.json", timeout=5))
+    st = [p['status'] for p in d['partitions']]
+    if st and all(s in ('OK', 'WARN', 'STALL', 'STOP', 'REWIND') for s in st):
+        print("  status.json statuses:", sorted(set(st)))
+        sys.exit(0)
+    time.sleep(0.2)
+print("  status.json statuses never all set:", st)
+sys.exit(1)
+PY
 t_sql "UPDATE public.hf_it_throttle SET s = 0" >/dev/null
 wait "$C6" || t_fail "consume: $(tail -3 "$T_TMP/c6.err")"
 t_eq "$(lag_json "$T_TMP/st2.json")" 0 "exit status after that drain"
-t_pass "partitions waiting while commits go on -> STALL (exit 5), then OK"
+t_pass "partitions waiting while commits go on -> STALL (exit 5), then OK; the status page judges too"
 
 # ---- WARN: producers faster than the consumer ----------------------------------------
 t_sql "UPDATE public.hf_it_throttle SET s = 0.8" >/dev/null
