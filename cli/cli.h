@@ -8,6 +8,8 @@
  *   2  usage or configuration error
  *   3  finished, but some input records were rejected (publish) or
  *      incompatible (schemas check)
+ *   4-7 `lag`: the group's status is WARN (4), STALL (5), STOP (6) or
+ *      REWIND (7)
  */
 #ifndef HF_CLI_H
 #define HF_CLI_H
@@ -66,5 +68,7 @@ int hf_cmd_simulate(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_schemas(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_refresh(hf_cli_t *cli, int argc, char **argv);
 int hf_cmd_report(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_lag(hf_cli_t *cli, int argc, char **argv);
+int hf_cmd_completeness(hf_cli_t *cli, int argc, char **argv);
 
 #endif /* HF_CLI_H */

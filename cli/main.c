@@ -102,6 +102,8 @@ static const hf__cmd_t hf__cmds[] = {
     {"refresh", hf_cmd_refresh, "recompute the indicator views from the warehouse"},
     {"report", hf_cmd_report, "indicator report: text table, CSV or an HTML page with charts"},
     {"schemas", hf_cmd_schemas, "list the Avro schema catalogue; check a new schema version"},
+    {"lag", hf_cmd_lag, "consumer lag per partition (messages, seconds) and Burrow status"},
+    {"completeness", hf_cmd_completeness, "events per province, date and type; silent provinces"},
 };
 
 static void hf__usage(FILE *out)
@@ -128,7 +130,8 @@ static void hf__usage(FILE *out)
             "Environment: HEMOFLOW_<KEY> overrides the file (HEMOFLOW_CONSUME_BATCH_MAX_ROWS);\n"
             "HEMOFLOW_KAFKA_<X> sets kafka.<x> and HEMOFLOW_PG_<X> sets pg.<x>.\n"
             "Run 'hemoflow <command> --help' for a command's options.\n"
-            "Exit status: 0 ok, 1 failure, 2 usage/config error, 3 some records rejected.\n");
+            "Exit status: 0 ok, 1 failure, 2 usage/config error, 3 some records rejected;\n"
+            "`lag`: 4-7 for its WARN, STALL, STOP, REWIND status.\n");
 }
 
 int main(int argc, char **argv)

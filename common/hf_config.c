@@ -146,6 +146,22 @@ static const hf__key_t hf__keys[] = {
      "earliest)."},
     {"indicators.plasma_max_per_year", HF_T_INT, "24", 1, 366, NULL, true,
      "Most plasma donations a donor may give in any 365 days."},
+    /* operations: the commit window, `hemoflow lag`, `hemoflow completeness` */
+    {"lag.window_commits", HF_T_INT, "10", 2, 1000, NULL, false,
+     "Commits kept per partition in hemoflow.hf_commit_window (the window the Burrow-style "
+     "status is judged over)."},
+    {"lag.window_min_interval_ms", HF_T_INT, "1000", 0, 3600000, NULL, false,
+     "A commit sooner than this after a partition's newest window entry replaces that "
+     "entry's offsets (keeping its time) instead of adding one."},
+    {"lag.stop_min_ms", HF_T_INT, "10000", 0, 86400000, NULL, false,
+     "STOP needs at least this long without a commit, besides Burrow's rule (longer than "
+     "the window spans)."},
+    {"lag.kafka_timeout_ms", HF_T_INT, "10000", 100, 600000, NULL, false,
+     "How long `hemoflow lag` waits for each Kafka request (metadata, watermarks, the first "
+     "unconsumed message)."},
+    {"completeness.silent_after_s", HF_T_INT, "43200", 60, 30 * 86400, NULL, false,
+     "A province whose newest loaded event happened longer ago than this (seconds) is "
+     "flagged silent."},
 };
 
 #define HF__NKEYS (sizeof(hf__keys) / sizeof(hf__keys[0]))

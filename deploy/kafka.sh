@@ -3,6 +3,8 @@
 # Usage: deploy/kafka.sh fetch|start|stop|restart|status|version [WORKDIR]
 #        deploy/kafka.sh create-topic WORKDIR NAME PARTITIONS
 #        deploy/kafka.sh topics WORKDIR NAME:PARTITIONS...
+#        deploy/kafka.sh tool CLASS [ARGS...]   (a Kafka tool's main class, with the fetched jars)
+#        deploy/kafka.sh consumer-groups ARGS... (kafka-consumer-groups: ConsumerGroupCommand)
 # Jars come from Maven Central via deploy/kafka/pom.xml (cached under build/).
 # State lives in WORKDIR/kafka (default WORKDIR: $REPO/build/work); see docs/services.md.
 set -euo pipefail
@@ -18,7 +20,7 @@ MARKER="$LIBS/.complete"
 START_TIMEOUT=${HF_KAFKA_START_TIMEOUT:-90}
 
 usage() {
-  sed -n '3,5p' "$0" | sed 's/^# //' >&2
+  sed -n '3,7p' "$0" | sed 's/^# //' >&2
   exit 2
 }
 
@@ -234,5 +236,12 @@ case $sub in
       [[ $spec == *:* ]] || hf_die "topic spec must be NAME:PARTITIONS, got '$spec'"
       cmd_create_topic "${spec%%:*}" "${spec##*:}"
     done ;;
+  tool)
+    (( $# >= 1 )) || usage
+    [[ -f $MARKER ]] || hf_die "Kafka $KAFKA_VERSION jars not fetched: run deploy/kafka.sh fetch"
+    kjava -Xmx256m "$@" ;;
+  consumer-groups)
+    [[ -f $MARKER ]] || hf_die "Kafka $KAFKA_VERSION jars not fetched: run deploy/kafka.sh fetch"
+    kjava -Xmx256m org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   *) usage ;;
 esac

@@ -405,6 +405,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     hf_consumer_t *c = hf_calloc(1, sizeof(*c));
     c->conf = *conf;
     c->ops = conf->ops;
+    hf__window_init(c);
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
     c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
     /* A batch holds each message twice (raw, for quarantine, and as a COPY
@@ -480,6 +481,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     rd_kafka_conf_set_log_cb(kc, hf_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(kc, hf__rebalance_cb);
     rd_kafka_conf_set_error_cb(kc, hf__error_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, hf__kafka_commit_cb);
     rd_kafka_conf_set_opaque(kc, c);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));
@@ -629,6 +631,7 @@ void hf_consumer_destroy(hf_consumer_t *c)
         rd_kafka_consumer_close(c->rk); /* revokes: the rebalance callback runs */
         rd_kafka_destroy(c->rk);
     }
+    hf__window_free(c); /* after the revoke's last commit */
     hf_wh_loader_destroy(c->loader); /* destroys a batch still in it (none normally) */
     hf__parts_clear(c);
     hf_free(c->parts);

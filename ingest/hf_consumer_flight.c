@@ -77,6 +77,9 @@ void hf__batch_abandon(hf_consumer_t *c, size_t flight_msgs, const char *why)
     hf__batch_reset(c);
 }
 
+/* The offsets PostgreSQL now holds, committed to Kafka too, asynchronously
+ * (advisory: for kafka-consumer-groups, Burrow, kcat; never read back). The
+ * outcome arrives in hf__kafka_commit_cb; a failure is logged, never fatal. */
 static void hf__kafka_commit_advisory(hf_consumer_t *c)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
@@ -87,7 +90,7 @@ static void hf__kafka_commit_advisory(hf_consumer_t *c)
     if (l->cnt > 0) {
         rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1 /* async */);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            hf_log_debug("consume.kafka_commit", "err=\"%s\"", rd_kafka_err2str(e));
+            hf_log_warn("consume.kafka_commit_failed", "err=\"%s\"", rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -112,6 +115,7 @@ void hf__flight_submit(hf_consumer_t *c, bool once, int64_t deadline_ms)
             return;
         }
     }
+    hf__window_note(c);
     hf_err_t e = hf_wh_loader_submit(c->loader, c->batch, once, deadline_ms);
     if (e != HF_OK) {
         hf__fatal(c, HF_ERR_INTERNAL, "batch commit failed: loader refused the batch: %s",
@@ -158,6 +162,7 @@ static void hf__flight_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t 
             p->in_flight = false;
         }
     }
+    hf__window_committed(c);
     hf__kafka_commit_advisory(c);
 }
 

@@ -218,6 +218,7 @@ void hf__hook_tick(hf_consumer_t *c, int64_t now_ms)
     }
     if (now_ms - c->tick_ms >= 1000) {
         hf__snapshot(c, now_ms);
+        hf__window_judge(c, now_ms); /* the status column (hf_consumer_window.c) */
         c->tick_ms = now_ms;
     }
 }

@@ -87,6 +87,8 @@ struct hf_consumer_s {
     int64_t tick_ms, beat_ms;       /* last snapshot, last heartbeat (monotonic ms) */
     bool kafka_stats_seen;          /* librdkafka statistics arrived at least once */
     bool kafka_up;                  /* a broker connection was UP in the last statistics */
+    /* the status page's Burrow-style column (hf_consumer_window.c); NULL without ops */
+    struct hf__lagview_s *lagview;
 };
 
 /* ==== hf_consumer.c ==== */
@@ -141,5 +143,23 @@ void hf__hook_pg(hf_consumer_t *c, bool up);
 void hf__hook_tick(hf_consumer_t *c, int64_t now_ms);
 /* SIGHUP: when *conf.reload is set, reload the reloadable keys. */
 void hf__hook_reload(hf_consumer_t *c);
+
+/* ==== hf_consumer_window.c ==== */
+
+/* Add the commit-window entry of every owned partition to c->batch (and,
+ * with ops, remember them until the batch commits). */
+void hf__window_note(hf_consumer_t *c);
+/* With ops: plug the Burrow-style status column of the status page in
+ * (hf_consumer_ops_set_lag_status); hf__window_free unplugs it. */
+void hf__window_init(hf_consumer_t *c);
+void hf__window_free(hf_consumer_t *c);
+/* The in-flight batch committed: the entries noted for it join the
+ * in-memory windows. */
+void hf__window_committed(hf_consumer_t *c);
+/* Once a second: judge every owned partition (load/hf_lag.h). */
+void hf__window_judge(hf_consumer_t *c, int64_t now_ms);
+/* rd_kafka_conf_set_offset_commit_cb: log a failed advisory commit. */
+void hf__kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets, void *opaque);
 
 #endif

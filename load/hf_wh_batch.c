@@ -40,7 +40,7 @@ char *hf__clean_text(const char *s)
     return c;
 }
 
-static uint32_t hf__topic_index(hf_wh_batch_t *b, const char *topic)
+uint32_t hf__topic_index(hf_wh_batch_t *b, const char *topic)
 {
     for (size_t i = 0; i < b->ntopics; i++)
         if (strcmp(b->topics[i], topic) == 0)
@@ -106,6 +106,7 @@ void hf_wh_batch_reset(hf_wh_batch_t *b)
     hf__qlist_clear(&b->added);
     hf__qlist_clear(&b->rejected);
     b->noffs = 0;
+    b->nwin = 0;
     b->ncompl = 0;
     b->nrows = 0;
     b->committed = false;
@@ -128,6 +129,7 @@ void hf_wh_batch_destroy(hf_wh_batch_t *b)
     hf_free(b->added.v);
     hf_free(b->rejected.v);
     hf_free(b->offs);
+    hf_free(b->win);
     hf_free(b->compl);
     hf_free(b->slowlat);
     hf_buf_free(&b->send);

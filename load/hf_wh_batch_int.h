@@ -73,6 +73,14 @@ typedef struct hf__offs_s {
     int64_t expected, next;
 } hf__offs_t;
 
+/* One commit-window entry (hf_wh_window.c): the partition's next offset
+ * after the batch and the log-end offset the consumer knew (-1 unknown). */
+typedef struct hf__win_s {
+    uint32_t topic;      /* index into b->topics */
+    int32_t partition;
+    int64_t next, log_end;
+} hf__win_t;
+
 typedef struct hf__compl_s {
     size_t table;
     char province[2];
@@ -98,6 +106,8 @@ struct hf_wh_batch_s {
     hf__qlist_t rejected;            /* rows PostgreSQL refused in the current attempt */
     hf__offs_t *offs;
     size_t noffs, offs_cap;
+    hf__win_t *win;                  /* commit-window entries (hf_wh_window.c) */
+    size_t nwin, win_cap;
     hf__compl_t *compl;              /* completeness of the current attempt */
     size_t ncompl, compl_cap;
     size_t nrows;
@@ -119,6 +129,8 @@ struct hf_wh_batch_s {
  * not valid UTF-8, and control characters other than tab/newline, are '?',
  * so a detail never makes its own INSERT fail. */
 char *hf__clean_text(const char *s);
+/* Index of topic in b->topics, interned on first use. */
+uint32_t hf__topic_index(hf_wh_batch_t *b, const char *topic);
 /* Free the records' strings and empty l (keeps its array). */
 void hf__qlist_clear(hf__qlist_t *l);
 /* Append a zeroed record to l and return it (valid until the next push). */
@@ -175,5 +187,11 @@ void hf__obs_slow(hf_wh_batch_t *b, size_t ti, int64_t events, int64_t max_us);
  * quarantine tallies and latency histogram from the attempt that
  * committed. */
 void hf__obs_committed(hf_wh_batch_t *b);
+
+/* ==== the commit window (hf_wh_window.c) ==== */
+
+/* In the open transaction, after the offsets compare-and-set: record the
+ * batch's window entries (hemoflow.hf_window_record). */
+hf_err_t hf__window_write(hf_wh_batch_t *b, char *errstr, size_t errstr_size);
 
 #endif /* HF_WH_BATCH_INT_H */

@@ -21,7 +21,8 @@
  *      22xxx/23xxx the range is bisected under savepoints until the
  *      rejected rows are isolated and quarantined;
  *   4. quarantine rows; hf_completeness (rows actually inserted), in key
- *      order so concurrent loaders lock them in the same order; COMMIT.
+ *      order so concurrent loaders lock them in the same order; the commit
+ *      window (hf_wh_window.c); COMMIT.
  * Nothing in the batch changes during an attempt except per-row state that
  * the next attempt recomputes, so a failed commit can simply be repeated.
  */
@@ -334,6 +335,8 @@ static hf_err_t hf__attempt(hf_wh_batch_t *b, char *errstr, size_t errstr_size)
         err = hf__insert_quarantine(b, &b->rejected, errstr, errstr_size);
     if (!err)
         err = hf__write_completeness(b, errstr, errstr_size);
+    if (!err)
+        err = hf__window_write(b, errstr, errstr_size);
     if (err) {
         hf__rollback(b);
         return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;

@@ -186,6 +186,8 @@ static hf_err_t hf__session_setup(hf_wh_t *wh, char *errstr, size_t errstr_size)
     if (!err)
         err = hf__check_granularity(wh, errstr, errstr_size);
     if (!err)
+        err = hf__window_check(wh, errstr, errstr_size);
+    if (!err)
         err = hf__load_partitions(wh, errstr, errstr_size);
     if (!err)
         err = hf__create_staging(wh, errstr, errstr_size);
@@ -209,6 +211,8 @@ hf_err_t hf_wh_open(const hf_config_t *cfg, const hf_catalog_t *cat, hf_wh_t **o
     wh->cat = cat;
     wh->conninfo = hf_config_pg_conninfo(cfg);
     wh->daily = strcmp(hf_config_str(cfg, "warehouse.partition_granularity"), "day") == 0;
+    wh->window_keep = (int)hf_config_int(cfg, "lag.window_commits");
+    wh->window_min_ms = (int)hf_config_int(cfg, "lag.window_min_interval_ms");
     wh->ntables = hf_event_types_count;
     hf_err_t err = HF_OK;
     /* The catalogue's reader schema (the newest version) of every event type

@@ -115,6 +115,8 @@ typedef struct hf__wh_seen_s {
 struct hf_wh_s {
     char *conninfo;            /* pg.* settings, owned */
     bool daily;                /* partition granularity: day (true) or month */
+    int window_keep;           /* lag.window_commits: entries kept per partition */
+    int window_min_ms;         /* lag.window_min_interval_ms */
     const hf_catalog_t *cat;   /* borrowed */
     PGconn *conn;              /* NULL when disconnected */
     size_t ntables;            /* = hf_event_types_count */
@@ -134,5 +136,9 @@ void hf__wh_part_forget_all(hf_wh_t *wh);
 /* At connect: forget the cache and fill it from the leaf partitions that
  * exist (hf_wh_part.c, which also makes the keys). */
 hf_err_t hf__load_partitions(hf_wh_t *wh, char *errstr, size_t errstr_size);
+
+/* At connect: the warehouse has the commit window of migration 0002
+ * (hf_wh_window.c); HF_ERR_SCHEMA otherwise. */
+hf_err_t hf__window_check(hf_wh_t *wh, char *errstr, size_t errstr_size);
 
 #endif /* HF_WH_INT_H */

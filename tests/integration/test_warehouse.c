@@ -29,6 +29,7 @@
 #include "hf_uuid.h"
 #include "hf_warehouse.h"
 #include "hf_wh_int.h" /* the probe's test hook */
+#include "hf_wh_window.h"
 
 #define US_PER_DAY INT64_C(86400000000)
 
@@ -337,6 +338,13 @@ static void commit_ok(hf_wh_batch_t *b, hf_wh_stats_t *st)
 #define T0 INT64_C(1772328600000000)
 #define DC_TOPIC "hemoflow.donation_collected"
 #define DC 2 /* index of donation_collected in hf_event_types */
+
+static void window_ok(hf_wh_batch_t *b, int32_t part, int64_t next, int64_t log_end)
+{
+    char err[256];
+    cr_assert_eq(hf_wh_batch_window_add(b, DC_TOPIC, part, next, log_end, err, sizeof(err)),
+                 HF_OK, "%s", err);
+}
 
 /* n DonationCollected events with ids base.., offsets off0..; province and
  * time follow from the id (three provinces, 40 days over two months), so
@@ -661,6 +669,8 @@ Test(warehouse, loader_runs_as_loader_role, .init = migrated, .fini = loader_rol
 {
     exec_ok(fx.c, "ALTER ROLE hemoflow_loader LOGIN");
     set_ok(fx.cfg, "pg.user", "hemoflow_loader");
+    set_ok(fx.cfg, "lag.window_commits", "2");
+    set_ok(fx.cfg, "lag.window_min_interval_ms", "0");
     fx_open_loader();
     for (int round = 0; round < 2; round++) {
         hf_wh_batch_reset(fx.b);
@@ -673,6 +683,7 @@ Test(warehouse, loader_runs_as_loader_role, .init = migrated, .fini = loader_rol
         char err[256];
         cr_assert_eq(hf_wh_batch_add_quarantine(fx.b, &q, err, sizeof(err)), HF_OK);
         offsets_ok(fx.b, DC_TOPIC, 0, round ? 2 : -1, round * 2 + 2);
+        window_ok(fx.b, 0, round * 2 + 2, 10);
         hf_wh_stats_t st;
         commit_ok(fx.b, &st);
         cr_assert_eq(st.inserted, round ? 0 : 2);
@@ -682,6 +693,17 @@ Test(warehouse, loader_runs_as_loader_role, .init = migrated, .fini = loader_rol
     cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 2);
     cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_quarantine"), 2);
     cr_assert_eq(q1(fx.c, "SELECT next_offset FROM hemoflow.hf_offsets"), 4);
+    /* the commit window is the loader role's to write and trim too: a third
+     * commit (offsets only) leaves the newest two entries */
+    hf_wh_batch_reset(fx.b);
+    offsets_ok(fx.b, DC_TOPIC, 0, 4, 4);
+    window_ok(fx.b, 0, 4, 10);
+    hf_wh_stats_t st;
+    commit_ok(fx.b, &st);
+    char *w = q1s(fx.c, "SELECT string_agg(seq || ':' || next_offset, ',' ORDER BY seq)"
+                        " FROM hemoflow.hf_commit_window");
+    cr_assert_str_eq(w, "2:4,3:4");
+    hf_free(w);
 }
 
 /* ==== partitions ==== */
@@ -1230,6 +1252,72 @@ Test(warehouse, offsets_compare_and_set, .init = loading, .timeout = 120)
     cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 210);
     hf_wh_batch_destroy(b2);
     hf_wh_destroy(wh2);
+}
+
+/* A loader keeping 3 window entries per partition, none replaced. */
+static void loading_window3(void)
+{
+    fx_migrate("month", 0);
+    set_ok(fx.cfg, "lag.window_commits", "3");
+    set_ok(fx.cfg, "lag.window_min_interval_ms", "0");
+    fx_open_loader();
+}
+
+Test(warehouse, commit_window_in_the_batch_transaction, .init = loading_window3, .timeout = 120)
+{
+    const char *rows = "SELECT string_agg(kafka_partition || ':' || seq || ':' || next_offset"
+                       " || ':' || coalesce(log_end_offset::text, '-'), ','"
+                       " ORDER BY kafka_partition, seq) FROM hemoflow.hf_commit_window";
+    hf_wh_stats_t st;
+    char err[512];
+    /* partition 0 is in the batch; partition 1 has no stored offset (nothing recorded) */
+    add_dc(fx.b, &fx.e, 1, 10, 0);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 10);
+    window_ok(fx.b, 0, 10, 50);
+    window_ok(fx.b, 1, 7, 9);
+    window_ok(fx.b, 0, 10, 60); /* the same partition again replaces its entry */
+    cr_assert_eq(hf_wh_batch_window_count(fx.b), 2);
+    commit_ok(fx.b, &st);
+    char *got = q1s(fx.c, rows);
+    cr_assert_str_eq(got, "0:1:10:60");
+    hf_free(got);
+
+    /* a batch that loses its compare-and-set records nothing */
+    hf_wh_t *wh2 = wh_open(fx.cfg, fx.cat);
+    hf_wh_batch_t *b2 = hf_wh_batch_new(wh2);
+    add_dc(b2, &fx.e, 101, 5, 0);
+    offsets_ok(b2, DC_TOPIC, 0, -1, 5);
+    window_ok(b2, 0, 5, 60);
+    cr_assert_eq(hf_wh_batch_commit(b2, &st, err, sizeof(err)), HF_ERR_CONFLICT);
+    hf_wh_batch_destroy(b2);
+    hf_wh_destroy(wh2);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_commit_window"), 1);
+
+    /* partition 1 gets a stored offset of its own; an instance with a stale
+     * view of it (6, not 7) records nothing for it, the true one does */
+    exec_ok(fx.c, "INSERT INTO hemoflow.hf_offsets VALUES ('" DC_TOPIC "', 1, 7, now())");
+    for (int k = 1; k <= 4; k++) {
+        hf_wh_batch_reset(fx.b);
+        add_dc(fx.b, &fx.e, 1000 + (unsigned)k * 10, 10, k * 10);
+        offsets_ok(fx.b, DC_TOPIC, 0, k * 10, k * 10 + 10);
+        window_ok(fx.b, 0, k * 10 + 10, -1); /* log end unknown */
+        window_ok(fx.b, 1, k == 1 ? 6 : 7, 9);
+        commit_ok(fx.b, &st);
+    }
+    /* bounded: the newest 3 entries of each partition */
+    got = q1s(fx.c, rows);
+    cr_assert_str_eq(got, "0:3:30:-,0:4:40:-,0:5:50:-,1:1:7:9,1:2:7:9,1:3:7:9");
+    hf_free(got);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.hf_commit_window WHERE"
+                          " committed_at > clock_timestamp()"), 0);
+
+    /* a warehouse without the window (not migrated to 0002) is refused at connect */
+    exec_ok(fx.c, "DROP FUNCTION hemoflow.hf_window_record(text[], integer[], bigint[], bigint[],"
+                  " integer, integer)");
+    hf_wh_t *wh3 = NULL;
+    cr_assert_eq(hf_wh_open(fx.cfg, fx.cat, &wh3, err, sizeof(err)), HF_ERR_SCHEMA);
+    cr_assert(strstr(err, "hemoflow migrate"), "%s", err);
+    cr_assert_null(wh3);
 }
 
 Test(warehouse, transient_error_reconnect_recommit, .init = loading, .timeout = 120)
