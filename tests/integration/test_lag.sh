@@ -100,7 +100,8 @@ t_eq "$(grep -c "^${T_PREFIX}" "$T_TMP/l0.txt")" 10 "text rows"
 t_pass "no consumer: lag = the whole backlog, OK"
 
 # ---- a slowed-down drain, compared with kafka-consumer-groups and kcat ----------
-# every commit of the loader sleeps 0.3 s in the window insert
+# every commit of the loader sleeps 0.3 s in the window insert (5 s while
+# the tools compare)
 t_sql "CREATE TABLE public.hf_it_throttle (s float8); INSERT INTO public.hf_it_throttle VALUES (0.3);
        CREATE FUNCTION public.hf_it_slow() RETURNS trigger LANGUAGE plpgsql AS
        \$\$BEGIN PERFORM pg_sleep((SELECT s FROM public.hf_it_throttle)); RETURN NULL; END\$\$;
@@ -111,6 +112,9 @@ T_PIDS+=("$C1")
 committed() { t_sql "SELECT coalesce(sum(next_offset), 0) FROM hemoflow.hf_offsets"; }
 for _ in $(seq 1 300); do (( $(committed) >= 3000 )) && break; sleep 0.1; done
 (( $(committed) >= 3000 )) || t_fail "the drain did not start: $(tail -3 "$T_TMP/c1.err")"
+# nearly hold the drain while the tools (a JVM start each) look at it, so a
+# busy machine cannot let it finish first; full speed again afterwards
+t_sql "UPDATE public.hf_it_throttle SET s = 5" >/dev/null
 lag_json "$T_TMP/a.json" >/dev/null
 consumer_groups "$T_TMP/k.txt"
 big=$(topic screening_result_recorded)
@@ -146,6 +150,7 @@ for x in bad: print("  " + x)
 sys.exit(1 if bad else 0)
 PY
 t_pass "during the drain: consumer-groups and kcat within hemoflow lag before/after ($(t_json "$T_TMP/b.json" "r['lag_messages']") messages left)"
+t_sql "UPDATE public.hf_it_throttle SET s = 0" >/dev/null
 
 wait "$C1" || t_fail "consume: $(tail -5 "$T_TMP/c1.err")"
 grep -q 'kafka_commit_failed' "$T_TMP/c1.err" && t_fail "advisory commits failed: $(grep kafka_commit_failed "$T_TMP/c1.err" | head -3)"

@@ -3,7 +3,7 @@
 # headless Chromium (Debian's chromium; the test fails without it). After
 # the page's script ran (--virtual-time-budget) the DOM shows the numbers
 # the consumer reports in /status.json and /metrics: totals, one row per
-# owned partition with its lag and the status column's placeholder,
+# owned partition with its lag and its Burrow-style status,
 # quarantine by reason, silent provinces; the browser logged no console
 # message (a page that does log one is caught, so the check is not
 # vacuous); the document needs nothing but its own origin. A screenshot
@@ -106,8 +106,10 @@ want = sorted((x['topic'], str(x['partition']),
                str(x['lag_messages'])) for x in st['partitions'])
 got = sorted(tuple(r[:5]) for r in parts)
 eq('partition cells (topic, partition, committed, high watermark, lag)', got, want)
+# the Burrow-style status judged by the lag evaluator; '\u2014' before it has a window
+want_status = {(x['topic'], str(x['partition'])): x.get('status') or '\u2014' for x in st['partitions']}
 for r in parts:
-    eq('status column placeholder', r[7], '\u2014')
+    eq(f'status column of {r[0]}[{r[1]}]', r[7], want_status[(r[0], r[1])])
 eq('quarantine reasons', sorted((r[0], r[1]) for r in p.rows.get('quarantine', [])),
    sorted((q['reason'], str(q['count'])) for q in st['quarantine']))
 if not p.rows.get('quarantine'):
