@@ -80,7 +80,7 @@ def main():
     with db.cursor() as cur:
         for t in tables:
             cols[t] = [f"event_date"] + fields[t] + ["kafka_partition", "kafka_offset"]
-            cur.execute(f"CREATE TEMP TABLE stg_{t} (LIKE hemoflow.{t}) ON COMMIT DELETE ROWS")
+            cur.execute(f"CREATE TEMP TABLE stg_{t} (LIKE hemoflow.{t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
     db.commit()
 
     c = Consumer({
