@@ -103,6 +103,9 @@ primary.key.fields=province_code,event_date,event_id
 schema.evolution=none
 delete.enabled=false
 batch.size=5000
+# resends in one batch: without it the rewritten multi-row upsert fails
+# ("cannot affect row a second time")
+use.reduction.buffer=true
 collection.name.format=\${topic}
 transforms=route,coords
 transforms.route.type=org.apache.kafka.connect.transforms.RegexRouter
@@ -119,7 +122,7 @@ EOF
     org.apache.kafka.connect.cli.ConnectStandalone "$dir/worker.properties" "$dir/sink.properties" \
     >"$dir/out" 2>"$dir/err" &
   pid=$!; CHILDREN+=($pid)
-  local stalled=0 prev=-1 deadline=$((SECONDS + ${HFB_CONNECT_TIMEOUT:-3600}))
+  local t0=$SECONDS stalled=0 prev=-1 deadline=$((SECONDS + ${HFB_CONNECT_TIMEOUT:-3600}))
   while kill -0 "$pid" 2>/dev/null; do
     n=$(ins_rows "$db")
     if ((n > 0)) && [[ -z $t_first ]]; then t_first=$(date +%s.%N); fi
@@ -130,10 +133,14 @@ EOF
     grep -q 'unrecoverable exception' "$dir/err" && break # the task died
     sleep 0.5
   done
-  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  # stop the worker (the child of /usr/bin/time, which then writes its file)
+  local jpid
+  jpid=$(pgrep -P "$pid" java || true)
+  [[ -n $jpid ]] && { kill "$jpid" 2>/dev/null || true; }
+  wait "$pid" 2>/dev/null || true
   if [[ -z $t_last ]]; then
     record kafka-connect "$set" "" "" "" "" "" "$(lastload)" \
-      "failed: $n of $want rows; $(grep -m1 -E 'ERROR|Exception' "$dir/err" | cut -c1-160 | tr '|\t' '  ')"
+      "failed or cut off after $((SECONDS - t0)) s: $n of $want rows; $(grep -m1 -E 'ERROR|Exception' "$dir/err" | cut -c1-160 | tr '|\t' '  ')"
     return 0
   fi
   local rows cpu rss msgs
