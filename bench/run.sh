@@ -93,6 +93,7 @@ wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 hfb_setup
+START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 [[ -n $OUT ]] || { if ((QUICK)); then OUT="$RUN/result.md"; else OUT="$REPO/bench/results/run-$(date -u +%Y%m%dT%H%M%SZ).md"; fi; }
 RESULTS="$RUN/results.tsv" # contender set messages rows seconds cpu_s rss_kib loadavg note
 : >"$RESULTS"
@@ -220,7 +221,7 @@ machine() {
   echo "- machine: $(uname -srm); $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM"
   echo "- PostgreSQL $(sql postgres 'SHOW server_version') (shared_buffers $(sql postgres 'SHOW shared_buffers'), fsync $(sql postgres 'SHOW fsync')), Apache Kafka $HF_KAFKA_VERSION (one KRaft node), $HFB_PARTITIONS partitions per topic"
   echo "- hemoflow $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown) (Release build), librdkafka $(ldd "$HF" | sed -n 's/.*librdkafka.so[^ ]* => \([^ ]*\) .*/\1/p' | xargs -r readlink -f); python peer $PY_PINS"
-  echo "- $(date -u +%FT%TZ); load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- $(date -u +%FT%TZ); load average at the start: $START_LOAD, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # ---- throughput ----------------------------------------------------------------------
@@ -330,6 +331,7 @@ mkdir -p "$(dirname "$OUT")"
   echo
   machine
   echo "- modes: ${MODES[*]}; command: bench/run.sh ${HFB_ARGS:-}"
+  echo
   cat "$EXTRA"
   echo
   echo "One run on one machine shared with other work: compare ratios measured in this run, not absolute rates."
