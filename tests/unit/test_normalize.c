@@ -109,24 +109,19 @@ static hf_err_t roundtrip(avro_value_t *rec, uint64_t fp, hf_norm_t *out)
     return hf_normalize(norm, &d, NOW_US, out);
 }
 
-/* A valid DonationCollected (whole blood, 400 ml); tweak adjusts it. */
-static hf_err_t donation(void (*tweak)(avro_value_t *), hf_norm_t *out)
+/* A valid event of type et: the envelope, then fill sets its own fields,
+ * then tweak adjusts them; encoded, decoded and normalized. */
+static hf_err_t event(const char *et, void (*fill)(avro_value_t *),
+                      void (*tweak)(avro_value_t *), hf_norm_t *out)
 {
     uint64_t fp;
-    avro_schema_t s = hf_catalog_schema(cat, "DonationCollected", 0, &fp);
+    avro_schema_t s = hf_catalog_schema(cat, et, 0, &fp);
     cr_assert(s);
     avro_value_iface_t *iface = avro_generic_class_from_schema(s);
     avro_value_t rec;
     avro_generic_value_new(iface, &rec);
-    envelope(&rec, "DonationCollected");
-    set_str(&rec, "din", "G123498654321");
-    set_str(&rec, "donor_pid", "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592");
-    set_enum(&rec, "procedure", "whole_blood");
-    set_enum(&rec, "collection_type", "volunteer");
-    set_long(&rec, "volume_ml", 400);
-    set_str(&rec, "plasma_g", NULL);
-    set_str(&rec, "interval_days_since_last", NULL);
-    set_str(&rec, "anticoagulant_ml", NULL);
+    envelope(&rec, et);
+    fill(&rec);
     if (tweak)
         tweak(&rec);
     hf_err_t e = roundtrip(&rec, fp, out);
@@ -135,29 +130,39 @@ static hf_err_t donation(void (*tweak)(avro_value_t *), hf_norm_t *out)
     return e;
 }
 
-/* A valid UnitMoved; the caller adjusts fields, then encode+decode+normalize. */
+/* DonationCollected: whole blood, 400 ml. */
+static void donation_fields(avro_value_t *rec)
+{
+    set_str(rec, "din", "G123498654321");
+    set_str(rec, "donor_pid", "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592");
+    set_enum(rec, "procedure", "whole_blood");
+    set_enum(rec, "collection_type", "volunteer");
+    set_long(rec, "volume_ml", 400);
+    set_str(rec, "plasma_g", NULL);
+    set_str(rec, "interval_days_since_last", NULL);
+    set_str(rec, "anticoagulant_ml", NULL);
+}
+
+/* UnitMoved: a transfer from province 32 to 34. */
+static void unit_moved_fields(avro_value_t *rec)
+{
+    set_str(rec, "din", "G123498654321");
+    set_str(rec, "product_code", "E0336V00");
+    set_enum(rec, "movement", "transfer");
+    set_str(rec, "from_facility_id", "32010001");
+    set_str(rec, "to_facility_id", "34010002");
+    set_str(rec, "from_province_code", "32");
+    set_str(rec, "to_province_code", "34");
+}
+
+static hf_err_t donation(void (*tweak)(avro_value_t *), hf_norm_t *out)
+{
+    return event("DonationCollected", donation_fields, tweak, out);
+}
+
 static hf_err_t unit_moved(void (*tweak)(avro_value_t *), hf_norm_t *out)
 {
-    uint64_t fp;
-    avro_schema_t s = hf_catalog_schema(cat, "UnitMoved", 0, &fp);
-    cr_assert(s);
-    avro_value_iface_t *iface = avro_generic_class_from_schema(s);
-    avro_value_t rec;
-    avro_generic_value_new(iface, &rec);
-    envelope(&rec, "UnitMoved");
-    set_str(&rec, "din", "G123498654321");
-    set_str(&rec, "product_code", "E0336V00");
-    set_enum(&rec, "movement", "transfer");
-    set_str(&rec, "from_facility_id", "32010001");
-    set_str(&rec, "to_facility_id", "34010002");
-    set_str(&rec, "from_province_code", "32");
-    set_str(&rec, "to_province_code", "34");
-    if (tweak)
-        tweak(&rec);
-    hf_err_t e = roundtrip(&rec, fp, out);
-    avro_value_decref(&rec);
-    avro_value_iface_decref(iface);
-    return e;
+    return event("UnitMoved", unit_moved_fields, tweak, out);
 }
 
 Test(normalize, valid_event_gives_key_and_local_date)
