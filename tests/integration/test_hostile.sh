@@ -13,7 +13,8 @@
 #    exactly: hf_quarantine holds one row per hostile message, at its offset,
 #    with its reason, and nothing else; the fact tables hold exactly the valid
 #    events (metacharacters stored verbatim); the summary adds up; hf_offsets
-#    covers every message.
+#    covers every message; hemoflow_records_quarantined_total counts each
+#    reason as hf_quarantine does.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t_need_kcat
 export HEMOFLOW_CONSUME_MAX_MESSAGE_BYTES=65536 # cases.tsv's oversize case is one byte more
@@ -110,12 +111,43 @@ n_pub=$accepted
 # raw ID numbers and the key never reach stderr (rejections show no raw IDs)
 ! grep -aq '320102199003151239' "$T_TMP"/pub.err || t_fail "a raw ID number is in publish's output"
 
-# ---- one consumer run takes all of it
-t_consume_until_idle "$T_TMP/consume.err"
+# ---- one consumer run takes all of it, and its metrics name each reason
 n_quar=$(awk -F'\t' '$7 != "loaded" && $7 != "duplicate"' "$T_TMP/manifest.tsv" | wc -l)
 n_dup=$(awk -F'\t' '$7 == "duplicate"' "$T_TMP/manifest.tsv" | wc -l)
 n_load=$(($(awk -F'\t' '$7 == "loaded"' "$T_TMP/manifest.tsv" | wc -l) + n_pub))
 n_msgs=$((n_cases + n_pub))
+command -v curl >/dev/null || t_fail "curl not installed (deploy/install-deps.sh installs it)"
+"$HF_BIN" --set http.port=0 --set log.file="$T_TMP/consume.err" consume \
+  >"$T_TMP/consume.out" 2>"$T_TMP/consume.stderr" &
+CPID=$!
+T_PIDS+=("$CPID")
+t_wait_for grep -q 'event=http.listening' "$T_TMP/consume.err" \
+  || t_fail "no http.listening line: $(tail -5 "$T_TMP/consume.err" "$T_TMP/consume.stderr")"
+URL="http://127.0.0.1:$(sed -n 's/.*event=http.listening .* port=\([0-9]*\).*/\1/p' "$T_TMP/consume.err" | head -1)"
+drained() { [[ $(curl -s "$URL/metrics" | sed -n 's/^hemoflow_messages_consumed_total \([0-9]*\)$/\1/p') == "$n_msgs" ]]; }
+for _ in $(seq 1 600); do drained && break; sleep 0.2; done # up to 2 minutes
+drained || t_fail "the consumer did not take all $n_msgs messages: $(curl -s "$URL/metrics" | grep '^hemoflow_messages')"
+curl -sf "$URL/metrics" >"$T_TMP/metrics.txt" || t_fail "GET /metrics"
+kill -TERM "$CPID"
+rc=0
+wait "$CPID" || rc=$?
+t_eq "$rc" 0 "consume exit status after SIGTERM ($(tail -3 "$T_TMP/consume.stderr"))"
+# hemoflow_records_quarantined_total{reason} per reason = hf_quarantine per reason
+python3 - "$T_TMP/metrics.txt" <<'PY' | sort >"$T_TMP/qmetric.got"
+import re, sys, collections
+n = collections.Counter()
+for line in open(sys.argv[1]):
+    m = re.match(r'hemoflow_records_quarantined_total\{(.*)\} (\S+)$', line)
+    if m:
+        reason = re.search(r'reason="([^"]*)"', m.group(1)).group(1)
+        n[reason] += int(float(m.group(2)))
+for r in sorted(n):
+    print(r, n[r])
+PY
+awk -F'\t' '$7 != "loaded" && $7 != "duplicate" {print $7}' "$T_TMP/manifest.tsv" | sort | uniq -c \
+  | awk '{print $2, $1}' | sort >"$T_TMP/qmetric.want"
+diff "$T_TMP/qmetric.want" "$T_TMP/qmetric.got" >"$T_TMP/qmetric.diff" \
+  || t_fail "hemoflow_records_quarantined_total by reason (< expected, > got): $(cat "$T_TMP/qmetric.diff")"
 grep -q "^consumed=$n_msgs loaded=$n_load duplicates=$n_dup quarantined=$n_quar " "$T_TMP/consume.out" \
   || t_fail "consume summary: $(cat "$T_TMP/consume.out"), expected consumed=$n_msgs loaded=$n_load duplicates=$n_dup quarantined=$n_quar"
 
