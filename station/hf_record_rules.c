@@ -225,6 +225,10 @@ hf_err_t hf__special(hf__b_t *b, avro_value_t *fv, avro_schema_t ts, bool opt,
             return hf__rej(b, HF_VR_PROVINCE_UNKNOWN, name,
                            "'%s' is not a GB/T 2260 mainland province code", hf__quote(q, p, len));
         return hf__set_generic(b, fv, ts, opt, name, p, len);
+    } else if (!strcmp(name, "facility_id") && p && len > 64) {
+        /* the consumer's rule (hf_normalize: facility_id_format) */
+        return hf__rej(b, "facility_id_format", name, "facility_id is %zu bytes, more than 64",
+                       len);
     } else if (!strcmp(name, "din")) {
         if (!p)
             return hf__rej(b, HF_RR_REQUIRED, name, "din is required");

@@ -519,6 +519,15 @@ Test(station, text_and_array_limits)
     };
     cr_assert_str_eq(reject_reason(st, "DonationCollected", dc, 10, &rej), "string_too_long");
     cr_assert_str_eq(rej.field, "source_system");
+    /* facility_id: at most 64 bytes, as the consumer requires */
+    dc[0].value = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"; /* 64 */
+    dc[9].value = "hostile";
+    cr_assert_eq(hf_station_submit(st, "DonationCollected", dc, 10, NULL, &rej), HF_OK, "%s",
+                 rej.detail);
+    dc[0].value = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"; /* 65 */
+    cr_assert_str_eq(reject_reason(st, "DonationCollected", dc, 10, &rej), "facility_id_format");
+    dc[0].value = "32010001";
+    dc[9].value = text;
     text[HF_VALIDATE_MAX_STRING_BYTES] = '\0'; /* exactly at the limit */
     cr_assert_eq(hf_station_submit(st, "DonationCollected", dc, 10, NULL, &rej), HF_OK, "%s",
                  rej.detail);
