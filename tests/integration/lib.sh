@@ -9,13 +9,14 @@ HF_SOURCE_DIR=${HF_SOURCE_DIR:-$T_REPO}
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hf-it.XXXXXX")
 T_PIDS=()
 T_CLEAN_DB=
+T_CLEAN_DBS=()   # every database t_setup_pipeline made (a test may set up several)
 t_cleanup() {
   local p
   for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [[ -n ${T_CLEAN_DB:-} ]]; then
-    psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$T_CLEAN_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
+  for p in ${T_CLEAN_DB:-} "${T_CLEAN_DBS[@]}"; do
+    psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$p\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rm -rf "$T_TMP"
 }
 trap t_cleanup EXIT
@@ -48,12 +49,13 @@ t_wait_for() {
 # t_pg_field KEY: a field of HF_PG_DSN ("host=... port=... dbname=... user=...")
 t_pg_field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$HF_PG_DSN"; }
 
-# t_setup_pipeline NAME [PARTITIONS]: a fresh database and a private topic
-# prefix/consumer group for this test, exported as HEMOFLOW_* settings so every
-# hemoflow command of the test uses them. Sets T_DB, T_PREFIX, T_DSN.
+# t_setup_pipeline NAME [PARTITIONS [REPLICATION_FACTOR]]: a fresh database and
+# a private topic prefix/consumer group for this test, exported as HEMOFLOW_*
+# settings so every hemoflow command of the test uses them (topics on
+# HF_KAFKA_BOOTSTRAP, replication factor 1 unless given). Sets T_DB, T_PREFIX, T_DSN.
 t_setup_pipeline() {
   t_need HF_PG_DSN HF_KAFKA_BOOTSTRAP
-  local name=$1 parts=${2:-3}
+  local name=$1 parts=${2:-3} rf=${3:-1}
   T_DB="hf_it_${name}_$$"
   T_PREFIX="it-${name}-$$."
   psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$T_DB\"" >/dev/null 2>&1
@@ -69,10 +71,10 @@ t_setup_pipeline() {
   # consume's operations endpoint on a free port: tests run several consumers
   export HEMOFLOW_HTTP_PORT=0
   t_hmac_key "$T_TMP/hmac.key"
-  "$HF_BIN" topics --partitions "$parts" >"$T_TMP/topics.out" 2>&1 \
+  "$HF_BIN" topics --partitions "$parts" --replication-factor "$rf" >"$T_TMP/topics.out" 2>&1 \
     || t_fail "topics: $(cat "$T_TMP/topics.out")"
   "$HF_BIN" migrate >"$T_TMP/migrate.out" 2>&1 || t_fail "migrate: $(cat "$T_TMP/migrate.out")"
-  T_CLEAN_DB=$T_DB
+  T_CLEAN_DBS+=("$T_DB")
 }
 
 t_sql() { psql "$T_DSN" -XqAt -v ON_ERROR_STOP=1 -c "$1"; }
