@@ -55,7 +55,7 @@ export HEMOFLOW_KAFKA_SESSION_TIMEOUT_MS=6000 HEMOFLOW_KAFKA_HEARTBEAT_INTERVAL_
 # a leader failover takes seconds; a delivery must outlive it (else the spool
 # re-sends it: harmless for valid events, but a re-sent garbage frame would be
 # quarantined twice and the reconciliation could not be exact)
-export HEMOFLOW_PUBLISH_DELIVERY_TIMEOUT_MS=120000
+export HEMOFLOW_PUBLISH_DELIVERY_TIMEOUT_MS=300000
 
 # msgs: messages of the current scenario's topics loaded (stored offsets)
 msgs() {
