@@ -197,11 +197,15 @@ rm -f "$T_TMP/in.csv"
 mkfifo "$T_TMP/in.csv"
 start=0 ckills=0 pkills=0 prev=0
 for round in 1 2 3; do
-  feed "$start"
-  publish_bg
-  "$HF_BIN" consume >>"$T_TMP/k.c.err" 2>&1 &
+  "$HF_BIN" consume >"$T_TMP/k.c$round.err" 2>&1 &
   c=$!
   T_PIDS+=("$c")
+  # rows flow once this instance owns the partitions (after the previous
+  # one's session expired), so the publish run below is busy at both kills
+  poll_until 240 grep -q 'event=consume.assigned' "$T_TMP/k.c$round.err" \
+    || t_fail "round $round: consume got no partitions: $(tail -3 "$T_TMP/k.c$round.err")"
+  feed "$start"
+  publish_bg
   # the consumer: killed at a random point after it committed something new
   poll_until 180 msgs_above "$prev" || t_fail "round $round: consumer loaded nothing new"
   sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
