@@ -49,8 +49,8 @@ T_PIDS+=("$c")
 # fresh broker can take long), so the broker stop lands while both are busy
 poll_until 240 grep -q 'event=consume.assigned' "$T_TMP/c.err" \
   || t_fail "consume got no partitions within 240 s: $(tail -3 "$T_TMP/c.err")"
-# ~25 s of traffic
-"$HF_BIN" simulate --end-date 2026-11-20 --days 60 --count 2500 --rate 100 --dup-rate 0.05 \
+# ~20 s of traffic
+"$HF_BIN" simulate --end-date 2026-11-20 --days 60 --count 2000 --rate 100 --dup-rate 0.05 \
   --malformed-rate 0.01 --seed 51 --report "$T_TMP/report.json" \
   >"$T_TMP/sim.out" 2>"$T_TMP/sim.err" &
 sim=$!

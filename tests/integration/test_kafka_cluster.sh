@@ -121,8 +121,8 @@ T_PIDS+=("$c")
 # on a fresh cluster can take long)
 poll_until 240 grep -q 'event=consume.assigned' "$T_TMP/l.c.err" \
   || t_fail "consume got no partitions within 240 s: $(tail -3 "$T_TMP/l.c.err")"
-# ~20 s of traffic at a steady rate: both sides are busy when the broker dies
-simulate_bg lead --count 2400 --rate 120 --dup-rate 0.05 --malformed-rate 0.01 \
+# ~15 s of traffic at a steady rate: both sides are busy when the broker dies
+simulate_bg lead --count 1800 --rate 120 --dup-rate 0.05 --malformed-rate 0.01 \
   --bad-din-rate 0.005 --seed 41
 poll_until 240 msgs_above 0 || t_fail "nothing loaded within 240 s: $(tail -3 "$T_TMP/l.c.err")"
 topic="${T_PREFIX}donation_collected"
