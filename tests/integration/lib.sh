@@ -13,6 +13,13 @@ t_cleanup() {
   local p
   for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # keep the test's logs for deploy/test.sh's secrets check
+  # (secrets_check.py looks for every key and password in them)
+  if [[ -n ${HF_TEST_WORK:-} && -d $HF_TEST_WORK ]]; then
+    local keep="$HF_TEST_WORK/logs/$(basename "$0" .sh).$$"
+    mkdir -p "$keep" && find "$T_TMP" -maxdepth 2 -type f \( -name '*.log' -o -name '*.err' \
+      -o -name '*.out' \) -size -64M -exec cp -t "$keep" {} + 2>/dev/null || true
+  fi
   if [[ -n ${T_CLEAN_DB:-} ]]; then
     psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$T_CLEAN_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
   fi
