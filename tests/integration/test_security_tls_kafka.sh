@@ -63,13 +63,15 @@ kafka_conf "$T_TMP/badpw.conf" "not-the-password-$$" "$CA"
   -out wrong-ca.crt -subj "/CN=not the broker" >/dev/null 2>&1) || t_fail "openssl: wrong CA"
 kafka_conf "$T_TMP/badca.conf" "$PW" "$T_TMP/wrong-ca.crt"
 
-# refused: plaintext on the TLS port, a wrong CA, a wrong password
+# refused: plaintext on the TLS port; a wrong CA and a wrong password deliver
+# nothing (simulate waits 8 s for deliveries, then exits 1)
 kcat -b "$BOOT" -L -m 5 >"$T_TMP/plain.out" 2>&1 && t_fail "a plaintext client read metadata from the SASL_SSL listener"
-refused() { # refused CONF WHAT GREP: `hemoflow topics` fails, its log matching GREP
+refused() { # refused CONF WHAT GREP: simulate delivers nothing, its log matching GREP
   local rc=0
-  "$HF_BIN" -c "$T_TMP/$1" topics --partitions 2 >"$T_TMP/$1.out" 2>&1 || rc=$?
-  ((rc != 0)) || t_fail "topics with $2 succeeded"
-  grep -qiE "$3" "$T_TMP/$1.out" || t_fail "topics with $2: expected /$3/, got: $(tail -5 "$T_TMP/$1.out")"
+  "$HF_BIN" -c "$T_TMP/$1" simulate --end-date 2026-11-20 --count 20 --seed 3 --timeout 8000 \
+    -d "$T_TMP/spool-$1" >"$T_TMP/$1.out" 2>&1 || rc=$?
+  ((rc == 1)) || t_fail "simulate with $2: exit $rc, expected 1 (undelivered): $(tail -3 "$T_TMP/$1.out")"
+  grep -qiE "$3" "$T_TMP/$1.out" || t_fail "simulate with $2: expected /$3/, got: $(tail -5 "$T_TMP/$1.out")"
 }
 refused badca.conf "a wrong CA" "certificate verify failed|SSL handshake failed"
 refused badpw.conf "a wrong password" "Authentication failed|SASL authentication error"
