@@ -247,7 +247,8 @@ cmd_start() {
     CONTROLLER_PORT=$(hf_env_get "$STATE" CONTROLLER_PORT || true)
     if [[ -n $BROKER_PORT && -n $CONTROLLER_PORT && -f $KDIR/data/meta.properties \
           && $(hf_env_get "$STATE" VERSION) == "$KAFKA_VERSION" ]] \
-       && ! hf_port_open 127.0.0.1 "$BROKER_PORT" && ! hf_port_open 127.0.0.1 "$CONTROLLER_PORT"; then
+       && ! hf_port_open 127.0.0.1 "$BROKER_PORT" && ! hf_port_open 127.0.0.1 "$CONTROLLER_PORT" \
+       && { ((TLS == 0)) || ! hf_port_open 127.0.0.1 "$ADMIN_PORT"; }; then
       hf_log "reusing $KDIR (ports $BROKER_PORT/$CONTROLLER_PORT)"
     else
       TLS=0; [[ ${HF_KAFKA_TLS:-0} == 1 ]] && TLS=1
