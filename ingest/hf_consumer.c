@@ -142,18 +142,6 @@ void hf__rewind(hf_consumer_t *c)
 
 /* ==== messages ==== */
 
-static const char *hf__decode_reason(hf_err_t e)
-{
-    switch (e) {
-    case HF_ERR_BAD_MAGIC: return "bad_magic";
-    case HF_ERR_TRUNCATED: return "truncated";
-    case HF_ERR_OVERSIZE: return "oversize";
-    case HF_ERR_UNKNOWN_FINGERPRINT: return "unknown_fingerprint";
-    case HF_ERR_TRAILING: return "trailing_bytes";
-    default: return "decode";
-    }
-}
-
 static void hf__quarantine(hf_consumer_t *c, const rd_kafka_message_t *m, const char *event_type,
                            const uint64_t *fp, const char *reason, const char *detail)
 {
@@ -249,11 +237,12 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
                                    sizeof(err));
     if (e) {
         hf__quarantine(c, m, NULL, d.has_fingerprint ? &d.fingerprint : NULL,
-                       hf__decode_reason(e), err);
+                       d.reason ? d.reason : HF_DR_DECODE, err);
         return;
     }
     hf_norm_t n;
-    if (hf_normalize(c->norm, &d, hf_time_wall_us(), &n) != HF_OK) {
+    if (hf_normalize(c->norm, &d, hf_time_wall_us(), &n) != HF_OK ||
+        hf_normalize_key(c->norm, &d, m->key, m->key_len, &n) != HF_OK) {
         hf__quarantine(c, m, d.event_type->name, &d.fingerprint, n.reason, n.detail);
         return;
     }

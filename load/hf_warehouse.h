@@ -140,7 +140,8 @@ typedef struct hf_wh_quarantine_s {
     const char *event_type;   /* Avro name, or NULL when unknown */
     bool has_fingerprint;
     uint64_t fingerprint;     /* writer schema fingerprint, stored as 16 hex digits */
-    const char *reason_code;  /* required, e.g. "decode", "unknown_fingerprint", "validate" */
+    const char *reason_code;  /* required, e.g. "truncated", "unknown_fingerprint", "din_format"
+                                 (docs/consume.md lists them) */
     const char *sqlstate;     /* NULL unless PostgreSQL said it */
     const char *detail;       /* human-readable; may be NULL */
     const void *raw;          /* message value; may be NULL when raw_len is 0 */
@@ -175,8 +176,10 @@ typedef struct hf_wh_table_stats_s {
     int64_t load_us;    /* probe, COPY, slow path and bisection of the table's rows */
 } hf_wh_table_stats_t;
 
-/* Quarantine records of one commit by (event type, reason). */
-#define HF_WH_MAX_QTALLY 32
+/* Quarantine records of one commit by (event type, reason). The decoder
+ * alone has some twenty reasons (no event type) and the normalizer a dozen
+ * per event type: 64 pairs keep a batch of mixed hostile input exact. */
+#define HF_WH_MAX_QTALLY 64
 typedef struct hf_wh_qtally_s {
     int event_type;     /* index into hf_event_types; -1 unknown */
     char reason[32];    /* reason_code (cut at 31 bytes); "other" collects overflow */

@@ -98,7 +98,9 @@ hf_err_t hf_jsonl_render(const char *line, size_t len, hf_jsonl_row_t *row, hf_r
 {
     memset(row, 0, sizeof(*row));
     json_error_t je;
-    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    /* JSON_DECODE_ANY: a line that is valid JSON but a string, number, true
+     * or null is "not an object", like an array, rather than a syntax error. */
+    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) {
         char d[256];
         snprintf(d, sizeof(d), "column %d: %s", je.column, je.text);

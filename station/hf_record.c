@@ -98,39 +98,18 @@ void hf__canon(hf__b_t *b, const char *name, const char *text, size_t len)
     hf_buf_append(&b->canon, "\n", 1);
 }
 
-bool hf__utf8_ok(const char *s, size_t len)
+/* A text value for a string field: the limits both sides apply
+ * (hf_validate_text_reason: length, NUL byte, UTF-8), as a rejection. */
+hf_err_t hf__text_check(hf__b_t *b, const char *name, const char *p, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        size_t n;
-        unsigned min;
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            c = (c << 6) | (p[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
+    const char *why = hf_validate_text_reason(p, len);
+    if (!why)
+        return HF_OK;
+    if (!strcmp(why, HF_VR_STRING_TOO_LONG))
+        return hf__rej(b, why, name, "value is %zu bytes, more than %d", len,
+                       HF_VALIDATE_MAX_STRING_BYTES);
+    return hf__rej(b, why, name, "%s", !strcmp(why, HF_VR_NUL_BYTE) ? "value holds a NUL byte"
+                                                                   : "value is not valid UTF-8");
 }
 
 bool hf__parse_i64(const char *p, size_t len, int64_t *out)
@@ -339,8 +318,8 @@ hf_err_t hf__set_generic(hf__b_t *b, avro_value_t *fv, avro_schema_t ts, bool op
     char q[48];
     switch (avro_typeof(ts)) {
     case AVRO_STRING:
-        if (!hf__utf8_ok(p, len))
-            return hf__rej(b, HF_RR_UTF8, name, "value is not valid UTF-8");
+        if (hf__text_check(b, name, p, len) != HF_OK)
+            return HF_ERR_INVALID;
         hf__set_str(b, fv, opt, name, p, len);
         return HF_OK;
     case AVRO_INT32: {

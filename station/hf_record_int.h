@@ -60,7 +60,7 @@ void hf__set_str(hf__b_t *b, avro_value_t *fv, bool opt, const char *name, const
                  size_t len);
 bool hf__space(char c);
 avro_value_t hf__target(avro_value_t *fv, bool opt);
-bool hf__utf8_ok(const char *s, size_t len);
+hf_err_t hf__text_check(hf__b_t *b, const char *name, const char *p, size_t len);
 bool hf__uuid_norm(const char *p, size_t len, char out[37]);
 
 /* hf_record_rules.c */

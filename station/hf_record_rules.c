@@ -31,6 +31,12 @@ static hf_err_t hf__set_dins(hf__b_t *b, avro_value_t *fv, const char *name, con
                              size_t len)
 {
     avro_value_reset(fv);
+    size_t items = len ? 1 : 0;
+    for (size_t i = 0; i < len; i++)
+        items += p[i] == '|';
+    if (items > HF_VALIDATE_MAX_ARRAY_ITEMS)
+        return hf__rej(b, HF_VR_ARRAY_TOO_LONG, name, "%zu DINs, more than %d", items,
+                       HF_VALIDATE_MAX_ARRAY_ITEMS);
     hf_buf_t all = {0};
     hf_err_t err = HF_OK;
     for (size_t i = 0; p && i <= len;) {
@@ -53,10 +59,8 @@ static hf_err_t hf__set_dins(hf__b_t *b, avro_value_t *fv, const char *name, con
         } else {
             if ((err = hf__din(b, name, d, &dl)))
                 break;
-            if (!hf__utf8_ok(d, dl)) {
-                err = hf__rej(b, HF_RR_UTF8, name, "value is not valid UTF-8");
+            if ((err = hf__text_check(b, name, d, dl)))
                 break;
-            }
             avro_value_t el;
             avro_value_append(fv, &el, NULL);
             avro_value_set_string_len(&el, hf__cstr(b, d, dl), dl + 1);
@@ -148,8 +152,8 @@ hf_err_t hf__prepass(hf__b_t *b, avro_schema_t schema)
     if (hf__has_field(schema, "abo")) {
         if (!(p = hf__get(b, "abo_rhd", &len)))
             return hf__rej(b, HF_RR_REQUIRED, "abo_rhd", "abo_rhd (blood group) is required");
-        if (!hf__utf8_ok(p, len))
-            return hf__rej(b, HF_RR_UTF8, "abo_rhd", "value is not valid UTF-8");
+        if (hf__text_check(b, "abo_rhd", p, len) != HF_OK)
+            return HF_ERR_INVALID;
         b->abo_mapped = hf_validate_blood_group(p, len, &b->abo, &b->rhd) == HF_OK;
     }
     return HF_OK;
@@ -221,6 +225,10 @@ hf_err_t hf__special(hf__b_t *b, avro_value_t *fv, avro_schema_t ts, bool opt,
             return hf__rej(b, HF_VR_PROVINCE_UNKNOWN, name,
                            "'%s' is not a GB/T 2260 mainland province code", hf__quote(q, p, len));
         return hf__set_generic(b, fv, ts, opt, name, p, len);
+    } else if (!strcmp(name, "facility_id") && p && len > 64) {
+        /* the consumer's rule (hf_normalize: facility_id_format) */
+        return hf__rej(b, "facility_id_format", name, "facility_id is %zu bytes, more than 64",
+                       len);
     } else if (!strcmp(name, "din")) {
         if (!p)
             return hf__rej(b, HF_RR_REQUIRED, name, "din is required");

@@ -20,6 +20,7 @@
 #include "hf_catalog_int.h"
 #include "hf_frame.h"
 #include "hf_mem.h"
+#include "hf_validate.h"
 
 #define HF__MAX_DEPTH 64
 #define HF__MAX_ZERO_SIZE_ITEMS 65536 /* cap for arrays/maps of 0-byte items */
@@ -40,12 +41,16 @@ typedef struct hf__rd_s {
     size_t errstr_size;
     const char *path[HF__MAX_DEPTH + 1]; /* field names, for messages */
     int depth;
+    const char *reason; /* HF_DR_* of the first failure (static) */
 } hf__rd_t;
 
-static hf_err_t hf__rd_fail(hf__rd_t *rd, hf_err_t err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static hf_err_t hf__rd_fail(hf__rd_t *rd, hf_err_t err, const char *fmt, ...)
+/* Record the failure: err for hf_err_t callers, reason (an HF_DR_* code)
+ * for the quarantine, and a message naming the field path and body offset. */
+static hf_err_t hf__rd_fail(hf__rd_t *rd, hf_err_t err, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static hf_err_t hf__rd_fail(hf__rd_t *rd, hf_err_t err, const char *reason, const char *fmt, ...)
 {
+    rd->reason = reason;
     if (!rd->errstr || !rd->errstr_size)
         return err;
     char where[256] = "";
@@ -66,7 +71,7 @@ static hf_err_t hf__rd_fail(hf__rd_t *rd, hf_err_t err, const char *fmt, ...)
 
 static hf_err_t hf__avro_fail(hf__rd_t *rd, const char *what)
 {
-    return hf__rd_fail(rd, HF_ERR_DECODE, "avro-c %s: %s", what, avro_strerror());
+    return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_DECODE, "avro-c %s: %s", what, avro_strerror());
 }
 
 /* Zigzag varint, at most 10 bytes; the 10th may only carry the top bit. */
@@ -75,17 +80,17 @@ static hf_err_t hf__rd_long(hf__rd_t *rd, int64_t *out)
     uint64_t v = 0;
     for (int i = 0; i < 10; i++) {
         if (rd->p >= rd->end)
-            return hf__rd_fail(rd, HF_ERR_TRUNCATED, "body ends inside a varint");
+            return hf__rd_fail(rd, HF_ERR_TRUNCATED, HF_DR_TRUNCATED, "body ends inside a varint");
         uint8_t b = *rd->p++;
         if (i == 9 && b > 1)
-            return hf__rd_fail(rd, HF_ERR_DECODE, "varint overflows 64 bits");
+            return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_VARINT, "varint overflows 64 bits");
         v |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
             return HF_OK;
         }
     }
-    return hf__rd_fail(rd, HF_ERR_DECODE, "varint longer than 10 bytes");
+    return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_VARINT, "varint longer than 10 bytes");
 }
 
 static hf_err_t hf__rd_int(hf__rd_t *rd, int32_t *out)
@@ -95,7 +100,7 @@ static hf_err_t hf__rd_int(hf__rd_t *rd, int32_t *out)
     if (err)
         return err;
     if (v < INT32_MIN || v > INT32_MAX)
-        return hf__rd_fail(rd, HF_ERR_DECODE, "int value %lld out of range", (long long)v);
+        return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_INT_RANGE, "int value %lld out of range", (long long)v);
     *out = (int32_t)v;
     return HF_OK;
 }
@@ -108,9 +113,9 @@ static hf_err_t hf__rd_len(hf__rd_t *rd, size_t *out)
     if (err)
         return err;
     if (v < 0)
-        return hf__rd_fail(rd, HF_ERR_DECODE, "negative length %lld", (long long)v);
+        return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_NEGATIVE_LENGTH, "negative length %lld", (long long)v);
     if ((uint64_t)v > (uint64_t)(rd->end - rd->p))
-        return hf__rd_fail(rd, HF_ERR_TRUNCATED, "length %lld exceeds the %zu bytes left",
+        return hf__rd_fail(rd, HF_ERR_TRUNCATED, HF_DR_TRUNCATED, "length %lld exceeds the %zu bytes left",
                            (long long)v, (size_t)(rd->end - rd->p));
     *out = (size_t)v;
     return HF_OK;
@@ -119,7 +124,8 @@ static hf_err_t hf__rd_len(hf__rd_t *rd, size_t *out)
 static hf_err_t hf__rd_fixed(hf__rd_t *rd, size_t n, const uint8_t **out)
 {
     if (n > (size_t)(rd->end - rd->p))
-        return hf__rd_fail(rd, HF_ERR_TRUNCATED, "body ends inside a %zu-byte value", n);
+        return hf__rd_fail(rd, HF_ERR_TRUNCATED, HF_DR_TRUNCATED, "body ends inside a %zu-byte value",
+                           n);
     *out = rd->p;
     rd->p += n;
     return HF_OK;
@@ -132,14 +138,16 @@ static hf_err_t hf__rd_index(hf__rd_t *rd, size_t n, const char *what, size_t *o
     if (err)
         return err;
     if (v < 0 || (uint64_t)v >= n)
-        return hf__rd_fail(rd, HF_ERR_DECODE, "%s index %lld out of range 0..%zu", what,
+        return hf__rd_fail(rd, HF_ERR_DECODE, what[0] == 'e' ? HF_DR_ENUM_INDEX : HF_DR_UNION_INDEX,
+                           "%s index %lld out of range 0..%zu", what,
                            (long long)v, n ? n - 1 : 0);
     *out = (size_t)v;
     return HF_OK;
 }
 
 /* Next block count of an array or map (0 = end), with the count bounded by
- * the bytes left so that a forged count cannot make us loop or allocate. */
+ * the bytes left so that a forged count cannot make us loop or allocate, and
+ * the items of one array or map by HF_VALIDATE_MAX_ARRAY_ITEMS. */
 static hf_err_t hf__rd_block(hf__rd_t *rd, size_t item_min, size_t *total, size_t *count)
 {
     int64_t c;
@@ -149,20 +157,25 @@ static hf_err_t hf__rd_block(hf__rd_t *rd, size_t item_min, size_t *total, size_
     if (c < 0) {
         int64_t bytes;
         if (c == INT64_MIN)
-            return hf__rd_fail(rd, HF_ERR_DECODE, "invalid block count");
+            return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_BLOCK_COUNT, "invalid block count");
         c = -c;
         if ((err = hf__rd_long(rd, &bytes)) != HF_OK)
             return err;
         if (bytes < 0 || (uint64_t)bytes > (uint64_t)(rd->end - rd->p))
-            return hf__rd_fail(rd, HF_ERR_TRUNCATED, "block size %lld exceeds the bytes left",
+            return hf__rd_fail(rd, HF_ERR_TRUNCATED, HF_DR_TRUNCATED,
+                               "block size %lld exceeds the bytes left",
                                (long long)bytes);
     }
     size_t left = (size_t)(rd->end - rd->p);
     if (item_min > 0 ? (uint64_t)c > left / item_min
                      : (uint64_t)c > HF__MAX_ZERO_SIZE_ITEMS - *total)
-        return hf__rd_fail(rd, item_min ? HF_ERR_TRUNCATED : HF_ERR_DECODE,
+        return hf__rd_fail(rd, item_min ? HF_ERR_TRUNCATED : HF_ERR_DECODE, HF_DR_BLOCK_COUNT,
                            "block of %lld items cannot fit in the %zu bytes left", (long long)c,
                            left);
+    if ((uint64_t)c > HF_VALIDATE_MAX_ARRAY_ITEMS - *total)
+        return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_ARRAY_TOO_LONG,
+                           "more than %d items (block of %lld after %zu)",
+                           HF_VALIDATE_MAX_ARRAY_ITEMS, (long long)c, *total);
     *total += (size_t)c;
     *count = (size_t)c;
     return HF_OK;
@@ -171,7 +184,7 @@ static hf_err_t hf__rd_block(hf__rd_t *rd, size_t item_min, size_t *total, size_
 static hf_err_t hf__enter(hf__rd_t *rd, const char *name)
 {
     if (rd->depth >= HF__MAX_DEPTH)
-        return hf__rd_fail(rd, HF_ERR_DECODE, "nested deeper than %d", HF__MAX_DEPTH);
+        return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_TOO_DEEP, "nested deeper than %d", HF__MAX_DEPTH);
     rd->path[rd->depth++] = name;
     return HF_OK;
 }
@@ -188,7 +201,7 @@ static hf_err_t hf__skip(hf__rd_t *rd, const hf_avro_node_t *n)
         return HF_OK;
     case HF_AVRO_BOOLEAN:
         if ((err = hf__rd_fixed(rd, 1, &dummy)) == HF_OK && *dummy > 1)
-            return hf__rd_fail(rd, HF_ERR_DECODE, "boolean byte %u", *dummy);
+            return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_BOOLEAN, "boolean byte %u", *dummy);
         return err;
     case HF_AVRO_INT: {
         int32_t i;
@@ -243,11 +256,16 @@ static hf_err_t hf__skip(hf__rd_t *rd, const hf_avro_node_t *n)
         return err;
     }
     }
-    return hf__rd_fail(rd, HF_ERR_INTERNAL, "unknown schema type");
+    return hf__rd_fail(rd, HF_ERR_INTERNAL, HF_DR_DECODE, "unknown schema type");
 }
 
 static hf_err_t hf__set_string(hf__rd_t *rd, avro_value_t *dest, const uint8_t *s, size_t n)
 {
+    /* What PostgreSQL text cannot hold (NUL, invalid UTF-8) or no field
+     * needs (HF_VALIDATE_MAX_STRING_BYTES) is refused here, by name. */
+    const char *why = hf_validate_text_reason((const char *)s, n);
+    if (why)
+        return hf__rd_fail(rd, HF_ERR_DECODE, why, "string of %zu bytes: %s", n, why);
     /* Avro C copies size bytes including a terminating NUL, which the body
      * does not have: copy through the decoder's scratch buffer. */
     hf_buf_t *b = &rd->dec->scratch;
@@ -394,6 +412,12 @@ static hf_err_t hf__read_items(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *
             if (map) {
                 if ((err = hf__rd_len(rd, &klen)) != HF_OK)
                     break;
+                const char *why = hf_validate_text_reason((const char *)rd->p, klen);
+                if (why) {
+                    err = hf__rd_fail(rd, HF_ERR_DECODE, why, "map key of %zu bytes: %s", klen,
+                                      why);
+                    break;
+                }
                 hf_buf_t *b = &rd->dec->scratch;
                 hf_buf_reset(b);
                 hf_buf_append(b, rd->p, klen);
@@ -431,7 +455,7 @@ static hf_err_t hf__read(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *dest)
         if ((err = hf__rd_fixed(rd, 1, &b)) != HF_OK)
             return err;
         if (*b > 1)
-            return hf__rd_fail(rd, HF_ERR_DECODE, "boolean byte %u", *b);
+            return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_BOOLEAN, "boolean byte %u", *b);
         rc = avro_value_set_boolean(dest, *b);
         break;
     case HF__OP_INT:
@@ -490,7 +514,7 @@ static hf_err_t hf__read(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *dest)
         if ((err = hf__rd_index(rd, p->w->n, "enum", &idx)) != HF_OK)
             return err;
         if (p->enum_map[idx] < 0)
-            return hf__rd_fail(rd, HF_ERR_DECODE,
+            return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_UNRESOLVABLE,
                                "symbol '%s' is not in reader enum %s, which has no default",
                                p->w->symbols[idx], p->r->fullname);
         rc = avro_value_set_enum(dest, p->enum_map[idx]);
@@ -513,7 +537,7 @@ static hf_err_t hf__read(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *dest)
             return hf__avro_fail(rd, "set branch");
         return hf__read(rd, p->sub, &child);
     case HF__OP_ERROR:
-        return hf__rd_fail(rd, HF_ERR_DECODE, "%s", p->err);
+        return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_UNRESOLVABLE, "%s", p->err);
     }
     if (rc)
         return hf__avro_fail(rd, "set value");
@@ -554,26 +578,36 @@ hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_
     hf_err_t err = hf_frame_parse(buf, len, max_len, &fp, &body, &body_len);
     if (err) {
         out->has_fingerprint = hf_frame_peek(buf, len, &out->fingerprint);
+        bool empty = err == HF_ERR_TRUNCATED && (!buf || len == 0);
+        out->reason = err == HF_ERR_OVERSIZE    ? HF_DR_OVERSIZE
+                      : err == HF_ERR_BAD_MAGIC ? HF_DR_BAD_MAGIC
+                      : empty                   ? HF_DR_EMPTY
+                                                : HF_DR_TRUNCATED;
         return hf_err_set(err, errstr, errstr_size, "%s",
                           err == HF_ERR_OVERSIZE    ? "frame larger than the configured limit"
                           : err == HF_ERR_BAD_MAGIC ? "not a single-object frame (no C3 01 marker)"
+                          : empty                   ? "empty message (no value)"
                                                     : "frame shorter than header + body");
     }
     out->has_fingerprint = true;
     out->fingerprint = fp;
     const hf__entry_t *e = hf__by_fp(dec->cat, fp);
-    if (!e)
+    if (!e) {
+        out->reason = HF_DR_UNKNOWN_FINGERPRINT;
         return hf_err_set(HF_ERR_UNKNOWN_FINGERPRINT, errstr, errstr_size,
                           "writer fingerprint %016llx is not in the catalogue",
                           (unsigned long long)fp);
+    }
     size_t t = e->et_index;
     if (!dec->have[t]) {
+        out->reason = HF_DR_DECODE; /* until it succeeds */
         if (avro_generic_value_new(dec->cat->ifaces[t], &dec->values[t]))
             return hf_err_set(HF_ERR_INTERNAL, errstr, errstr_size, "avro-c value: %s",
                               avro_strerror());
         dec->have[t] = true;
     }
     avro_value_t *v = &dec->values[t];
+    out->reason = HF_DR_DECODE;
     if (avro_value_reset(v))
         return hf_err_set(HF_ERR_INTERNAL, errstr, errstr_size, "avro-c reset: %s",
                           avro_strerror());
@@ -584,12 +618,17 @@ hf_err_t hf_decoder_decode(hf_decoder_t *dec, const void *buf, size_t len, size_
                    .errstr = errstr,
                    .errstr_size = errstr_size};
     rd.path[rd.depth++] = e->et->name;
-    if ((err = hf__read(&rd, e->plan, v)) != HF_OK)
+    if ((err = hf__read(&rd, e->plan, v)) != HF_OK) {
+        out->reason = rd.reason ? rd.reason : HF_DR_DECODE;
         return err;
-    if (rd.p != rd.end)
+    }
+    if (rd.p != rd.end) {
+        out->reason = HF_DR_TRAILING;
         return hf_err_set(HF_ERR_TRAILING, errstr, errstr_size,
                           "%zu bytes left after the %s v%d record (%zu-byte body)",
                           (size_t)(rd.end - rd.p), e->et->name, e->version, body_len);
+    }
+    out->reason = NULL;
     out->event_type = e->et;
     out->writer_version = e->version;
     out->reader_version = e->newest->version;

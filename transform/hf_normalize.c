@@ -301,3 +301,25 @@ hf_err_t hf_normalize(const hf_normalizer_t *n, const hf_decoded_t *dec, int64_t
     }
     return hf__check_volume(n, rec, x, out);
 }
+
+hf_err_t hf_normalize_key(const hf_normalizer_t *n, const hf_decoded_t *dec, const void *key,
+                          size_t key_len, hf_norm_t *out)
+{
+    size_t pos = hf__type_pos(dec->event_type);
+    size_t len = 0;
+    const char *s = pos < hf_event_types_count && pos < HF__MAX_TYPES
+                        ? hf__str(dec->value, n->idx[pos].facility_id, &len)
+                        : NULL;
+    if (s && key && key_len == len && memcmp(key, s, len) == 0)
+        return HF_OK;
+    out->reason = HF_NR_KEY_MISMATCH;
+    /* The key is untrusted and may be anything: only its length is shown. */
+    if (!key)
+        snprintf(out->detail, sizeof(out->detail), "field=facility_id value=%.*s key=none",
+                 (int)(s && len <= 64 ? len : 0), s ? s : "");
+    else
+        snprintf(out->detail, sizeof(out->detail),
+                 "field=facility_id value=%.*s key_bytes=%zu (differs)",
+                 (int)(s && len <= 64 ? len : 0), s ? s : "", key_len);
+    return HF_ERR_INVALID;
+}

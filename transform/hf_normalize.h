@@ -40,7 +40,16 @@ typedef struct hf_norm_s {
 hf_err_t hf_normalize(const hf_normalizer_t *n, const hf_decoded_t *dec, int64_t now_us,
                       hf_norm_t *out) __attribute__((warn_unused_result));
 
+/* The Kafka message key must be the record's facility_id: topics are keyed
+ * by facility so that each station's events stay ordered, and a key that
+ * disagrees means the producer is not hemoflow publish (or is broken).
+ * HF_OK when key[0..key_len) equals facility_id byte for byte; else
+ * HF_ERR_INVALID with reason HF_NR_KEY_MISMATCH (also for no key). Call it
+ * after hf_normalize accepted the event. */
+hf_err_t hf_normalize_key(const hf_normalizer_t *n, const hf_decoded_t *dec, const void *key,
+                          size_t key_len, hf_norm_t *out) __attribute__((warn_unused_result));
 
+#define HF_NR_KEY_MISMATCH "key_mismatch"
 #define HF_NR_EVENT_ID_FORMAT "event_id_format"
 #define HF_NR_SUPERSEDES_FORMAT "supersedes_format"
 #define HF_NR_FACILITY_ID "facility_id_format"

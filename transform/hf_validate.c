@@ -512,6 +512,56 @@ bool hf_validate_utc_offset(int minutes)
     return hf_validate_utc_offset_reason(minutes) == NULL;
 }
 
+/* ==== text values ==== */
+
+bool hf_validate_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!s)
+        return len == 0;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n;
+        unsigned min;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+const char *hf_validate_text_reason(const char *s, size_t len)
+{
+    if (len > HF_VALIDATE_MAX_STRING_BYTES)
+        return HF_VR_STRING_TOO_LONG;
+    if (!s)
+        return len ? HF_VR_UTF8_INVALID : NULL;
+    if (memchr(s, 0, len))
+        return HF_VR_NUL_BYTE;
+    return hf_validate_utf8(s, len) ? NULL : HF_VR_UTF8_INVALID;
+}
+
 /* ==== rules and volumes ==== */
 
 void hf_validate_rules_default(hf_validate_rules_t *r)

@@ -24,6 +24,15 @@
 #include "hf_config.h"
 #include "hf_err.h"
 
+/* ==== limits on every text and array value (publish and consume) ==== */
+
+/* No field of any hemoflow schema needs more: identifiers are at most 64
+ * bytes, free text (abo_rhd_source, deferral_reason...) a line. A longer
+ * value is hostile or broken input, refused before it is stored. */
+#define HF_VALIDATE_MAX_STRING_BYTES 1024
+/* Items of one array (e.g. AdverseEventReported.dins). */
+#define HF_VALIDATE_MAX_ARRAY_ITEMS 10000
+
 /* ==== reason codes (stable; changing one is a contract change) ==== */
 
 #define HF_VR_DIN_FORMAT "din_format"
@@ -49,6 +58,10 @@
 #define HF_VR_PLASMA_MISSING "plasma_missing"
 #define HF_VR_PLASMA_OUT_OF_RANGE "plasma_out_of_range"
 #define HF_VR_PLASMA_OVER_MAX "plasma_over_max"
+#define HF_VR_STRING_TOO_LONG "string_too_long"
+#define HF_VR_NUL_BYTE "nul_byte"
+#define HF_VR_UTF8_INVALID "utf8_invalid"
+#define HF_VR_ARRAY_TOO_LONG "array_too_long"
 
 /* ==== ISBT 128 Donation Identification Number ==== */
 
@@ -172,6 +185,17 @@ hf_err_t hf_validate_time(int64_t event_us, int64_t now_us, int64_t skew_s, int6
 bool hf_validate_utc_offset(int minutes);
 /* NULL when valid; else HF_VR_UTC_OFFSET_RANGE or HF_VR_UTC_OFFSET_STEP. */
 const char *hf_validate_utc_offset_reason(int minutes);
+
+/* ==== text values ==== */
+
+/* True when s[0..len) is valid UTF-8: shortest forms only, no surrogates,
+ * nothing above U+10FFFF, and no NUL byte (PostgreSQL text cannot hold one). */
+bool hf_validate_utf8(const char *s, size_t len);
+
+/* NULL when s[0..len) may be stored as a text value; else, checked in this
+ * order, HF_VR_STRING_TOO_LONG (more than HF_VALIDATE_MAX_STRING_BYTES),
+ * HF_VR_NUL_BYTE (a 0x00 byte), HF_VR_UTF8_INVALID. */
+const char *hf_validate_text_reason(const char *s, size_t len);
 
 /* Dates and ISO 8601 instants: hf_cal.h (common/). */
 

@@ -186,6 +186,9 @@ Test(jsonl, refusals)
     static const char *bad[][2] = {
         {"{\"a\":", "json_syntax"},
         {"[1,2]", "json_not_object"},
+        {"\"just a string\"", "json_not_object"},
+        {"42", "json_not_object"},
+        {"null", "json_not_object"},
         {"{\"a\":{\"b\":1}}", "json_value_type"},
         {"{\"a\":[1]}", "json_value_type"},
         {"{\"a\":[\"x|y\"]}", "json_value_type"},

@@ -500,3 +500,55 @@ Test(station, rejections_have_stable_reasons)
     cr_assert_eq(s.accepted, 5);
     hf_station_destroy(st);
 }
+
+/* The text and array limits the consumer applies too (hf_validate.h): the
+ * station refuses what the decoder would quarantine. */
+Test(station, text_and_array_limits)
+{
+    hf_station_t *st = offline_station();
+    hf_reject_t rej;
+    char text[HF_VALIDATE_MAX_STRING_BYTES + 2];
+    memset(text, 's', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    hf_field_t dc[] = {
+        {"facility_id", "32010001"}, {"province_code", "32"},
+        {"occurred_at", "2026-03-01T09:30:00+08:00"}, {"din", "J320126000101"},
+        {"donor_id", "320102199003151239"}, {"procedure", "whole_blood"},
+        {"collection_type", "volunteer"}, {"volume_ml", "400"}, {"incomplete", "false"},
+        {"source_system", text},
+    };
+    cr_assert_str_eq(reject_reason(st, "DonationCollected", dc, 10, &rej), "string_too_long");
+    cr_assert_str_eq(rej.field, "source_system");
+    /* facility_id: at most 64 bytes, as the consumer requires */
+    dc[0].value = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"; /* 64 */
+    dc[9].value = "hostile";
+    cr_assert_eq(hf_station_submit(st, "DonationCollected", dc, 10, NULL, &rej), HF_OK, "%s",
+                 rej.detail);
+    dc[0].value = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"; /* 65 */
+    cr_assert_str_eq(reject_reason(st, "DonationCollected", dc, 10, &rej), "facility_id_format");
+    dc[0].value = "32010001";
+    dc[9].value = text;
+    text[HF_VALIDATE_MAX_STRING_BYTES] = '\0'; /* exactly at the limit */
+    cr_assert_eq(hf_station_submit(st, "DonationCollected", dc, 10, NULL, &rej), HF_OK, "%s",
+                 rej.detail);
+
+    /* 10 001 DINs are refused before any DIN is looked at; 10 000 pass */
+    hf_buf_t dins = {0};
+    for (int i = 0; i < HF_VALIDATE_MAX_ARRAY_ITEMS + 1; i++)
+        hf_buf_printf(&dins, "%sJ3201260%05d", i ? "|" : "", i % 100000);
+    hf_buf_append(&dins, "", 1);
+    hf_field_t ae[] = {
+        {"facility_id", "32010203"}, {"province_code", "32"},
+        {"occurred_at", "2026-03-03T15:05:00+08:00"}, {"subject", "recipient"},
+        {"dins", (const char *)dins.data}, {"category", "allergic"},
+        {"severity", "non_severe"}, {"imputability", "likely"}, {"outcome", "resolved"},
+        {"report_status", "final"},
+    };
+    cr_assert_str_eq(reject_reason(st, "AdverseEventReported", ae, 10, &rej), "array_too_long");
+    cr_assert_str_eq(rej.field, "dins");
+    ((char *)dins.data)[dins.len - 1 - 14] = '\0'; /* drop the last "|J3201260xxxxx" */
+    cr_assert_eq(hf_station_submit(st, "AdverseEventReported", ae, 10, NULL, &rej), HF_OK,
+                 "10 000 DINs: %s %s", rej.reason, rej.detail);
+    hf_buf_free(&dins);
+    hf_station_destroy(st);
+}
