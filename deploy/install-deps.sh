@@ -15,6 +15,7 @@ PKGS=(
   postgresql-15 postgresql-client-15                           # throwaway warehouse
   kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
   procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
+  valgrind                                                     # tests: memcheck of publish and consume
   curl prometheus chromium                                     # tests: scrape /metrics, promtool, the status page and the HTML report
 )
 

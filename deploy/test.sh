@@ -3,7 +3,9 @@
 # real PostgreSQL 15 and a real Apache Kafka broker on free local ports, run
 # every CTest test (unit + integration) in both builds, run the README's main
 # command (deploy/quickstart.sh, reduced, in its own work folder) and check
-# its warehouse against simulate's report, stop the services.
+# its warehouse against simulate's report, stop the services, and look for
+# every key and password the tests used in every file they wrote
+# (tests/integration/secrets_check.py).
 # Exits non-zero if anything failed or a service could not start.
 # Usage: deploy/test.sh            (env: HF_SKIP_SANITIZERS=1 to run only the plain build,
 #                                        HF_TEST_REGEX=... to pass -R to ctest)
@@ -39,7 +41,8 @@ rm -rf "$WORK"
 hf_load_env "$WORK/pg.env"
 hf_load_env "$WORK/kafka.env"
 export HF_TEST_WORK="$WORK"
-echo "== Services: PostgreSQL $(psql "$HF_PG_DSN" -XAtc 'show server_version') at $HF_PG_HOST:$HF_PG_PORT"
+PG_VERSION=$(psql "$HF_PG_DSN" -XAtc 'show server_version')
+echo "== Services: PostgreSQL $PG_VERSION at $HF_PG_HOST:$HF_PG_PORT"
 echo "== Services: Apache Kafka broker version $HF_KAFKA_VERSION (KRaft) at $HF_KAFKA_BOOTSTRAP"
 
 ctest_args=(--output-on-failure --no-tests=error)
@@ -63,8 +66,17 @@ if [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== Test suite: ASan + UBSan build"
   HF_SANITIZED=1 timed "ASan + UBSan suite" ctest --test-dir build-asan "${ctest_args[@]}" || failed=1
 fi
+# Secrets never in logs: every key and password the suite used, looked for
+# in every file it wrote (services stopped first, so their logs are complete)
+echo "== Secrets in logs: every file under $WORK and the CTest logs"
+stop_services
+timed "secrets check" python3 "$HF_REPO/tests/integration/secrets_check.py" \
+  $( [[ -n ${HF_TEST_REGEX:-} ]] && echo --allow-none ) "$WORK" \
+  "$HF_REPO"/build/Testing/Temporary/*.log \
+  $( [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]] && echo "$HF_REPO"/build-asan/Testing/Temporary/*.log ) \
+  || failed=1
 if ((failed)); then
   echo "== FAILED: see the test output above"
   exit 1
 fi
-echo "== All tests passed (Kafka $HF_KAFKA_VERSION, PostgreSQL $(psql "$HF_PG_DSN" -XAtc 'show server_version'))"
+echo "== All tests passed (Kafka $HF_KAFKA_VERSION, PostgreSQL $PG_VERSION)"

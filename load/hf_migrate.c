@@ -256,7 +256,9 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, bo
     PGresult *r = PQexec(c, "SELECT table_name, to_regclass('hemoflow.' ||"
                             " quote_ident(table_name || '_current')) IS NOT NULL,"
                             " current_database(),"
-                            " to_regclass('hemoflow.hf_commit_window') IS NOT NULL"
+                            " to_regclass('hemoflow.hf_commit_window') IS NOT NULL,"
+                            " to_regprocedure('hemoflow.hf_offsets_advance(text, integer,"
+                            " bigint, bigint)') IS NOT NULL"
                             " FROM hemoflow.hf_fact_tables ORDER BY 1");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         hf_err_t err = hf__pg_fail(c, r, "read hemoflow.hf_fact_tables", NULL, errstr,
@@ -296,13 +298,24 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, bo
     }
     hf__sql_add(&s, "GRANT INSERT ON hemoflow.hf_quarantine TO %s", L);
     hf__sql_add(&s, "GRANT USAGE ON SEQUENCE hemoflow.hf_quarantine_id_seq TO %s", L);
-    hf__sql_add(&s, "GRANT SELECT, INSERT, UPDATE ON hemoflow.hf_offsets, "
-                    "hemoflow.hf_completeness TO %s", L);
+    /* 0005: the loader advances offsets only through hf_offsets_advance()
+     * and writes the commit window only through hf_window_record(), both
+     * run as the owner; nobody else changes hf_offsets (docs/security.md) */
+    bool least = PQntuples(r) > 0 && PQgetvalue(r, 0, 4)[0] == 't';
+    if (least) {
+        hf__sql_add(&s, "GRANT SELECT ON hemoflow.hf_offsets TO %s", L);
+        hf__sql_add(&s, "GRANT EXECUTE ON FUNCTION hemoflow.hf_offsets_advance(text, integer, "
+                        "bigint, bigint) TO %s", L);
+    } else {
+        hf__sql_add(&s, "GRANT SELECT, INSERT, UPDATE ON hemoflow.hf_offsets TO %s", L);
+    }
+    hf__sql_add(&s, "GRANT SELECT, INSERT, UPDATE ON hemoflow.hf_completeness TO %s", L);
     hf__sql_add(&s, "GRANT SELECT ON hemoflow.hf_settings TO %s", L);
     /* the commit window (0002; absent from a sql_dir holding only 0001):
      * recorded by the loader, read by `hemoflow lag` */
     if (PQntuples(r) > 0 && PQgetvalue(r, 0, 3)[0] == 't') {
-        hf__sql_add(&s, "GRANT SELECT, INSERT, UPDATE, DELETE ON hemoflow.hf_commit_window TO %s",
+        hf__sql_add(&s, least ? "GRANT SELECT ON hemoflow.hf_commit_window TO %s"
+                              : "GRANT SELECT, INSERT, UPDATE, DELETE ON hemoflow.hf_commit_window TO %s",
                     L);
         hf__sql_add(&s, "GRANT EXECUTE ON FUNCTION hemoflow.hf_window_record(text[], integer[], "
                         "bigint[], bigint[], integer, integer) TO %s", L);

@@ -220,28 +220,20 @@ static hf_err_t hf__cas_offsets(hf_wh_batch_t *b, char *errstr, size_t errstr_si
         snprintf(exp, sizeof(exp), "%lld", (long long)o->expected);
         snprintf(next, sizeof(next), "%lld", (long long)o->next);
         const char *topic = b->topics[o->topic];
-        PGresult *r;
-        if (o->expected < 0) {
-            const char *p[3] = {topic, part, next};
-            r = PQexecParams(b->wh->conn,
-                             "INSERT INTO hemoflow.hf_offsets (topic, kafka_partition, "
-                             "next_offset, updated_at) VALUES ($1, $2, $3, now())"
-                             " ON CONFLICT (topic, kafka_partition) DO NOTHING",
-                             3, NULL, p, NULL, NULL, 0);
-        } else {
-            const char *p[4] = {topic, part, next, exp};
-            r = PQexecParams(b->wh->conn,
-                             "UPDATE hemoflow.hf_offsets SET next_offset = $3, updated_at = now()"
-                             " WHERE topic = $1 AND kafka_partition = $2 AND next_offset = $4",
-                             4, NULL, p, NULL, NULL, 0);
-        }
+        /* as the owner: the loader role may not write hf_offsets itself
+         * (migration 0005, docs/security.md) */
+        const char *p[4] = {topic, part, exp, next};
+        PGresult *r = PQexecParams(b->wh->conn,
+                                   "SELECT hemoflow.hf_offsets_advance($1, $2::integer,"
+                                   " $3::bigint, $4::bigint)",
+                                   4, NULL, p, NULL, NULL, 0);
         hf_err_t err = HF_OK;
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             err = hf__pg_fail(b->wh->conn, r, "offsets compare-and-set", NULL, errstr,
                               errstr_size);
             if (err == HF_ERR_PG_DATA)
                 err = HF_ERR_PG;
-        } else if (strcmp(PQcmdTuples(r), "1") != 0) {
+        } else if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
             err = hf_err_set(HF_ERR_CONFLICT, errstr, errstr_size,
                              "offsets of %s [%d] are no longer %lld: the partition is owned by "
                              "another instance",
@@ -424,4 +416,20 @@ hf_err_t hf_wh_batch_commit(hf_wh_batch_t *b, hf_wh_stats_t *stats, char *errstr
                  "quarantined=%zu", b->st.rows, b->st.inserted, b->st.duplicates, b->st.rejected,
                  b->st.quarantined);
     return HF_OK;
+}
+
+hf_err_t hf__offsets_check(hf_wh_t *wh, char *errstr, size_t errstr_size)
+{
+    PGresult *r = PQexec(wh->conn, "SELECT to_regprocedure('hemoflow.hf_offsets_advance(text, "
+                                   "integer, bigint, bigint)') IS NOT NULL");
+    hf_err_t err = HF_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        err = hf__pg_fail(wh->conn, r, "look up hemoflow.hf_offsets_advance", NULL, errstr,
+                          errstr_size);
+    else if (PQgetvalue(r, 0, 0)[0] != 't')
+        err = hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
+                         "the warehouse has no hemoflow.hf_offsets_advance (migration 0005): "
+                         "run 'hemoflow migrate'");
+    PQclear(r);
+    return err;
 }

@@ -188,6 +188,8 @@ static hf_err_t hf__session_setup(hf_wh_t *wh, char *errstr, size_t errstr_size)
     if (!err)
         err = hf__window_check(wh, errstr, errstr_size);
     if (!err)
+        err = hf__offsets_check(wh, errstr, errstr_size);
+    if (!err)
         err = hf__load_partitions(wh, errstr, errstr_size);
     if (!err)
         err = hf__create_staging(wh, errstr, errstr_size);

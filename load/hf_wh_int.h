@@ -141,4 +141,9 @@ hf_err_t hf__load_partitions(hf_wh_t *wh, char *errstr, size_t errstr_size);
  * (hf_wh_window.c); HF_ERR_SCHEMA otherwise. */
 hf_err_t hf__window_check(hf_wh_t *wh, char *errstr, size_t errstr_size);
 
+/* At connect: the warehouse has hf_offsets_advance() of migration 0005, the
+ * only way the loader role may change hf_offsets (hf_wh_commit.c);
+ * HF_ERR_SCHEMA otherwise. */
+hf_err_t hf__offsets_check(hf_wh_t *wh, char *errstr, size_t errstr_size);
+
 #endif /* HF_WH_INT_H */

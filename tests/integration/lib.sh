@@ -14,6 +14,13 @@ t_cleanup() {
   local p
   for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # keep the test's logs for deploy/test.sh's secrets check
+  # (secrets_check.py looks for every key and password in them)
+  if [[ -n ${HF_TEST_WORK:-} && -d $HF_TEST_WORK ]]; then
+    local keep="$HF_TEST_WORK/logs/$(basename "$0" .sh).$$"
+    mkdir -p "$keep" && find "$T_TMP" -maxdepth 2 -type f \( -name '*.log' -o -name '*.err' \
+      -o -name '*.out' \) -size -64M -exec cp -t "$keep" {} + 2>/dev/null || true
+  fi
   for p in ${T_CLEAN_DB:-} "${T_CLEAN_DBS[@]}"; do
     psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$p\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
@@ -30,8 +37,19 @@ t_need() { # t_need VAR...: required environment from deploy/test.sh
 }
 t_eq() { [[ "$1" == "$2" ]] || t_fail "$3: expected '$2', got '$1'"; }
 t_need_kcat() { command -v kcat >/dev/null || t_fail "kcat not installed (deploy/install-deps.sh installs it)"; }
+# t_register_secret NAME VALUE: record a key or password the test uses in
+# $HF_TEST_WORK/secrets/registry; deploy/test.sh's last step
+# (secrets_check.py) fails if any log of the suite holds one of them
+t_register_secret() {
+  [[ -n ${HF_TEST_WORK:-} ]] || return 0
+  (umask 077 && mkdir -p "$HF_TEST_WORK/secrets" && printf '%s\t%s\n' "$1" "$2" >>"$HF_TEST_WORK/secrets/registry")
+}
 # t_hmac_key FILE: a fresh pseudonymization key, mode 0600 as publish requires
-t_hmac_key() { head -c 48 /dev/urandom | base64 >"$1"; chmod 600 "$1"; }
+t_hmac_key() {
+  head -c 48 /dev/urandom | base64 >"$1"
+  chmod 600 "$1"
+  t_register_secret "HMAC key of $(basename "$0")" "$(cat "$1")"
+}
 # t_create_topic WORK TOPIC PARTITIONS: a topic on the deploy/kafka.sh broker of WORK
 t_create_topic() {
   "$HF_SOURCE_DIR/deploy/kafka.sh" create-topic "$1" "$2" "$3" >/dev/null 2>&1 \

@@ -145,10 +145,13 @@ Test(simulate_it, broker_holds_exactly_the_report, .timeout = 600)
     FILE *kf = fopen(key, "w");
     cr_assert_not_null(kf);
     srand((unsigned)getpid()); /* only for the test key; the simulator never uses rand() */
+    char keyhex[65];
     for (int i = 0; i < 32; i++)
-        fprintf(kf, "%02x", rand() & 0xff);
+        snprintf(keyhex + 2 * i, 3, "%02x", rand() & 0xff);
+    fputs(keyhex, kf);
     fclose(kf);
     chmod(key, 0600);
+    hf_it_register_secret("test_simulate HMAC key", keyhex);
 
     char *common = hf_asprintf("'%s' --set kafka.bootstrap.servers=%s --set topic.prefix=%s", bin,
                                bootstrap, prefix);

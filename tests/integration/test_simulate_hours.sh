@@ -12,8 +12,7 @@ if [[ ${HF_SANITIZED:-0} == 1 ]]; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 fi
 # faketime reads the time in the process's zone: pin it to UTC
-head -c 48 /dev/urandom | base64 >"$T_TMP/key"
-chmod 600 "$T_TMP/key"
+t_hmac_key "$T_TMP/key"
 for h in $(seq -w 0 23); do
   rm -rf "$T_TMP/spool"
   set +e

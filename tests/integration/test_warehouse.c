@@ -599,9 +599,14 @@ Test(warehouse, roles_privileges, .init = migrated, .timeout = 120)
     cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_ensure_partition('unit_moved', '46',"
                                       " '2021-06-15')"),
                      "");
+    /* offsets only through the forward-only compare-and-set (0005) */
     cr_assert_str_eq(exec_state(fx.c, "INSERT INTO hemoflow.hf_offsets VALUES ('t', 0, 5, now())"),
-                     "");
-    cr_assert_str_eq(exec_state(fx.c, "UPDATE hemoflow.hf_offsets SET next_offset = 6"), "");
+                     "42501");
+    cr_assert_str_eq(exec_state(fx.c, "UPDATE hemoflow.hf_offsets SET next_offset = 6"), "42501");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_offsets_advance('t', 0, -1, 5)"), "");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_offsets_advance('t', 0, 5, 6)"), "");
+    cr_assert_str_eq(exec_state(fx.c, "SELECT hemoflow.hf_offsets_advance('t', 0, 6, 2)"),
+                     "22023");
     cr_assert_str_eq(exec_state(fx.c, "INSERT INTO hemoflow.hf_quarantine (topic, kafka_partition,"
                                       " kafka_offset, reason_code, raw) VALUES ('t', 0, 1, 'x',"
                                       " '\\x00')"),
