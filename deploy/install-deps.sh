@@ -16,6 +16,7 @@ PKGS=(
   kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
   procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
   curl prometheus chromium                                     # tests: scrape /metrics, promtool, the status page and the HTML report
+  clang libclang-rt-14-dev                                     # tests/fuzz: libFuzzer targets (-fsanitize=fuzzer)
 )
 
 missing=()
