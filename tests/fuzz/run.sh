@@ -9,6 +9,7 @@
 #   HF_FUZZ_SECONDS  seconds per target (default 15)
 #   HF_FUZZ_JOBS     targets run side by side (default 2)
 #   HF_FUZZ_WORK     work folder (default build-fuzz/work; emptied first)
+#   HF_FUZZ_BUILD    build folder (default build-fuzz)
 # Exit status: 0 when every target ran clean, 1 otherwise.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
@@ -18,7 +19,7 @@ cd "$HF_REPO"
 
 ALL=(frame decoder csv jsonl validate config)
 declare -A MAX_LEN=([frame]=4096 [decoder]=8192 [csv]=8192 [jsonl]=8192 [validate]=512 [config]=4096)
-BUILD="$HF_REPO/build-fuzz"
+BUILD=${HF_FUZZ_BUILD:-$HF_REPO/build-fuzz}
 SECONDS_EACH=${HF_FUZZ_SECONDS:-15}
 JOBS=${HF_FUZZ_JOBS:-2}
 WORK=${HF_FUZZ_WORK:-$BUILD/work}
@@ -28,14 +29,14 @@ targets=()
 for a in "$@"; do
   case $a in
     --build-only) build_only=1 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) [[ -v MAX_LEN[$a] ]] || hf_die "unknown target '$a' (targets: ${ALL[*]})"; targets+=("$a") ;;
   esac
 done
 ((${#targets[@]})) || targets=("${ALL[@]}")
 
 command -v clang >/dev/null || hf_die "clang not found: run deploy/install-deps.sh"
-hf_log "building the fuzz targets in build-fuzz/ (clang, libFuzzer, ASan + UBSan)"
+hf_log "building the fuzz targets in $BUILD (clang, libFuzzer, ASan + UBSan)"
 CC=clang cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHF_FUZZ=ON \
   -DHF_TESTS=OFF >/dev/null || hf_die "cmake (HF_FUZZ=ON) failed"
 ninja -C "$BUILD" fuzz fuzz_make_seeds >/dev/null || {
