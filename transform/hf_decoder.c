@@ -389,7 +389,9 @@ static hf_err_t hf__read_items(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *
     hf_err_t err = hf__enter(rd, NULL);
     if (err)
         return err;
-    while ((err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0) {
+    /* !err first: an item's error must end the loop, not be overwritten by
+     * the next block count read from wherever that item stopped. */
+    while (!err && (err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0) {
         for (size_t i = 0; i < cnt && !err; i++) {
             if (map) {
                 if ((err = hf__rd_len(rd, &klen)) != HF_OK)

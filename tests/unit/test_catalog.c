@@ -607,6 +607,32 @@ Test(catalog, decodes_frames_written_by_fastavro)
     hf_catalog_destroy(cat);
 }
 
+/* Found by fuzzing (tests/fuzz, the reproducer is in its corpus): an error
+ * inside an array item was overwritten by the next block count, read from
+ * wherever the item stopped, so the rest of the body could still "decode".
+ * Here the second DIN of a real AdverseEventReported frame has length -1
+ * and is followed by 00, which reads as the end of the array: the event
+ * decoded with a half-built `dins` list instead of being quarantined. */
+Test(catalog, an_array_item_that_does_not_decode_fails_the_frame)
+{
+    hf_catalog_t *cat = load_real();
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    char *path = fixture_path("avro/AdverseEventReported.v1.dins_negative_length.bin");
+    size_t len;
+    char *bytes = read_all(path, &len);
+    hf_decoded_t d;
+    char err[512] = "";
+    cr_expect_eq(hf_decoder_decode(dec, bytes, len, 0, &d, err, sizeof(err)), HF_ERR_DECODE,
+                 "%s", err);
+    cr_expect(strstr(err, "dins") != NULL && strstr(err, "negative length -1") != NULL, "%s",
+              err);
+    cr_expect_null(d.value);
+    hf_free(bytes);
+    hf_free(path);
+    hf_decoder_destroy(dec);
+    hf_catalog_destroy(cat);
+}
+
 Test(catalog, decode_errors)
 {
     hf_catalog_t *cat = load_real();
