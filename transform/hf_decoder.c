@@ -232,7 +232,8 @@ static hf_err_t hf__skip(hf__rd_t *rd, const hf_avro_node_t *n)
         size_t min = n->items->min_size + (n->type == HF_AVRO_MAP ? 1 : 0);
         if ((err = hf__enter(rd, NULL)) != HF_OK)
             return err;
-        while ((err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0)
+        /* !err first, as in hf__read_items: an item's error ends the loop */
+        while (!err && (err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0)
             for (size_t i = 0; i < cnt && !err; i++) {
                 if (n->type == HF_AVRO_MAP && (err = hf__rd_len(rd, &len)) == HF_OK)
                     rd->p += len;
