@@ -17,6 +17,20 @@ mkdir -p "$C"/{frame,decoder,csv,jsonl,validate,config}
 # decoder: every fixture row, encoded for every schema version; fastavro's frames
 LSAN_OPTIONS=use_unaligned=1 build-fuzz/tests/fuzz/fuzz_make_seeds "$FIX/events" "$C/decoder"
 cp "$FIX"/avro/fastavro_*.bin "$C/decoder/"
+python3 - "$C/decoder" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+# synthetic history (tests/fuzz/schemas/UnitMoved.vN): byte 0 picks vN
+# (byte % 3 + 1), then a body of all-zero values of that version
+for v, n in ((1, 41), (2, 37), (3, 39)):
+    open(os.path.join(out, f'synthetic-UnitMoved.v{v}-zeros'), 'wb').write(bytes([v - 1]) + bytes(n))
+# weight_kg 72.5 of the first DonorEligibilityAssessed row as NaN and +Inf
+b = open(os.path.join(out, 'DonorEligibilityAssessed.v1.1'), 'rb').read()
+i = b.find(struct.pack('<d', 72.5))
+assert i > 0, 'weight_kg 72.5 not found'
+for name, bits in (('nan', struct.pack('<Q', 0x7ff8000000000001)), ('inf', struct.pack('<d', float('inf')))):
+    open(os.path.join(out, f'seed-{name}-double'), 'wb').write(b[:i] + bits + b[i + 8:])
+PY
 
 # frame: real frames, and the edges of the header
 cp "$C/decoder/DonationCollected.v1.1" "$C/decoder/DonationCollected.v2.1" "$C/frame/"
