@@ -29,7 +29,7 @@ targets=()
 for a in "$@"; do
   case $a in
     --build-only) build_only=1 ;;
-    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) [[ -v MAX_LEN[$a] ]] || hf_die "unknown target '$a' (targets: ${ALL[*]})"; targets+=("$a") ;;
   esac
 done
