@@ -1,6 +1,7 @@
 /*
  * hf_fuzz — the shared setup of the fuzz targets (see hf_fuzz.h).
  */
+#define _GNU_SOURCE /* memmem */
 #include "hf_fuzz.h"
 
 #include <avro.h>
@@ -136,6 +137,36 @@ const hf_event_type_t *hf_fuzz_type_line(const uint8_t **data, size_t *len, int 
 
 /* ==== the round trip ==== */
 
+/* The raw donor_id / patient_id of a record when the privacy check can
+ * look for it: shaped like an ID number (8+ letters and digits, 6+ of them
+ * digits, so that no fixed text of a message, such as the example time in
+ * time_format's, can match it) and inside no other field's value (so that
+ * finding it in the output can only mean it was copied there). */
+static const char *hf__raw_id(const hf_field_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!fields[i].name || !fields[i].value ||
+            (strcmp(fields[i].name, "donor_id") && strcmp(fields[i].name, "patient_id")))
+            continue;
+        const char *raw = fields[i].value;
+        size_t digits = 0, len = strlen(raw);
+        for (size_t k = 0; k < len; k++) {
+            char c = raw[k];
+            if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+                return NULL;
+            digits += c >= '0' && c <= '9';
+        }
+        if (len < 8 || digits < 6)
+            return NULL;
+        for (size_t j = 0; j < n; j++)
+            if (j != i && ((fields[j].value && strstr(fields[j].value, raw)) ||
+                           (fields[j].name && strstr(fields[j].name, raw))))
+                return NULL;
+        return raw;
+    }
+    return NULL;
+}
+
 static avro_value_t *hf__value(hf__fuzz_t *s, const hf_event_type_t *t, int version,
                                avro_schema_t schema)
 {
@@ -180,12 +211,25 @@ static bool hf__build(hf__fuzz_t *s, const hf_event_type_t *t, int version,
         if (s->verbose)
             fprintf(stderr, "%s v%d: rejected reason=%s field=%s %s\n", t->name,
                     info->version, rej.reason, rej.field, rej.detail);
+        const char *raw = hf__raw_id(fields, n);
+        if (raw && (strstr(rej.detail, raw) || strstr(rej.field, raw))) {
+            for (size_t i = 0; i < n; i++) /* fuzz data, for the triage */
+                fprintf(stderr, "  field %s = '%s'\n", fields[i].name,
+                        fields[i].value ? fields[i].value : "(null)");
+            fprintf(stderr, "  rejected: field=%s %s\n", rej.field, rej.detail);
+            hf_fuzz_fail("%s v%d: a raw ID number is in the rejection (%s)", t->name,
+                         info->version, rej.reason);
+        }
         return false;
     }
     char err[512] = "";
     hf_buf_reset(&s->frame);
     if (hf_catalog_encode(s->cat, v, fp, &s->frame, err, sizeof(err)) != HF_OK)
         return false; /* the station rejects it as encode_failed */
+    /* raw ID numbers never enter Kafka (DESIGN.md, Privacy) */
+    const char *raw = hf__raw_id(fields, n);
+    if (raw && memmem(s->frame.data, s->frame.len, raw, strlen(raw)))
+        hf_fuzz_fail("%s v%d: the encoded frame holds a raw ID number", t->name, info->version);
     *vout = v;
     return true;
 }

@@ -40,7 +40,8 @@ const hf_event_type_t *hf_fuzz_type_line(const uint8_t **data, size_t *len, int 
  * publish` and `hemoflow consume` do it: build (validate, pseudonymize) with
  * the station's rules, encode, then decode and normalize as the consumer
  * does. A record the station accepts and encodes must decode, and must
- * decode to the same value; anything else aborts. */
+ * decode to the same value; a raw donor_id / patient_id must be neither in
+ * the frame nor in a rejection; anything else aborts. */
 void hf_fuzz_record(const hf_event_type_t *t, int version, const hf_field_t *fields, size_t n);
 
 /* The station half alone: build and encode one record; on success append
