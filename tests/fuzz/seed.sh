@@ -48,6 +48,9 @@ for f in "$FIX"/events/*.jsonl; do
   t=$(basename "$f" .jsonl)
   { echo "$t"; cat "$f"; } >"$C/jsonl/$(basename "$f")"
 done
+# the same rows written with DonationCollected's older schema version
+{ echo DonationCollected.v1; cat "$FIX/events/DonationCollected.csv"; } >"$C/csv/DonationCollected.v1.csv"
+{ echo DonationCollected.v1; cat "$FIX/events/DonationCollected.jsonl"; } >"$C/jsonl/DonationCollected.v1.jsonl"
 
 # validate: the input column of every tests/fixtures/validate table
 python3 - "$FIX/validate" "$C/validate" <<'PY'
