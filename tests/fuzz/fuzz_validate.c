@@ -26,7 +26,8 @@ static void hf__strings(const char *s, size_t n)
     if (hf_validate_din_with_check(s, n) != (n == 14 && !hf_validate_din_reason(s, n)))
         hf_fuzz_fail("din_with_check and din_reason disagree");
     char cc = n >= 13 ? hf_validate_din_check_char(s) : '\0';
-    if (n == 14 && hf_validate_din(s, 13) && cc && (cc == s[13]) != hf_validate_din_with_check(s, n))
+    if (n == 14 && hf_validate_din(s, 13) && cc &&
+        (cc == s[13]) != hf_validate_din_with_check(s, n))
         hf_fuzz_fail("check char %c and din_with_check disagree", cc);
 
     bool ok = false;
