@@ -17,6 +17,7 @@ PKGS=(
   procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
   valgrind                                                     # tests: memcheck of publish and consume
   curl prometheus chromium                                     # tests: scrape /metrics, promtool, the status page and the HTML report
+  clang libclang-rt-14-dev                                     # tests/fuzz: libFuzzer targets (-fsanitize=fuzzer)
 )
 
 missing=()

@@ -3,12 +3,15 @@
 # real PostgreSQL 15 and a real Apache Kafka broker on free local ports, run
 # every CTest test (unit + integration) in both builds, run the README's main
 # command (deploy/quickstart.sh, reduced, in its own work folder) and check
-# its warehouse against simulate's report, stop the services, and look for
-# every key and password the tests used in every file they wrote
+# its warehouse against simulate's report, run every libFuzzer target for a
+# short fixed time under ASan + UBSan (tests/fuzz/run.sh), stop the services, and
+# look for every key and password the tests used in every file they wrote
 # (tests/integration/secrets_check.py).
 # Exits non-zero if anything failed or a service could not start.
 # Usage: deploy/test.sh            (env: HF_SKIP_SANITIZERS=1 to run only the plain build,
-#                                        HF_TEST_REGEX=... to pass -R to ctest)
+#                                        HF_TEST_REGEX=... to pass -R to ctest;
+#                                        either skips fuzzing, as does HF_SKIP_FUZZ=1;
+#                                        HF_FUZZ_SECONDS=N per fuzz target, default 15)
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,6 +68,10 @@ timed "plain build suite" ctest --test-dir build "${ctest_args[@]}" || failed=1
 if [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== Test suite: ASan + UBSan build"
   HF_SANITIZED=1 timed "ASan + UBSan suite" ctest --test-dir build-asan "${ctest_args[@]}" || failed=1
+fi
+if [[ -z ${HF_TEST_REGEX:-} && ${HF_SKIP_SANITIZERS:-0} != 1 && ${HF_SKIP_FUZZ:-0} != 1 ]]; then
+  echo "== Fuzzing: every libFuzzer target, ${HF_FUZZ_SECONDS:-15} s each (tests/fuzz/run.sh)"
+  timed "fuzzing (build + run)" "$HF_REPO/tests/fuzz/run.sh" || failed=1
 fi
 # Secrets never in logs: every key and password the suite used, looked for
 # in every file it wrote (services stopped first, so their logs are complete)

@@ -239,8 +239,11 @@ avro_value_t hf__target(avro_value_t *fv, bool opt)
 {
     if (!opt)
         return *fv;
-    avro_value_t br;
-    avro_value_set_branch(fv, 1, &br);
+    /* On failure (never for the ["null", T] unions hf__record_build makes)
+     * the union itself comes back: setting a value on it then fails. */
+    avro_value_t br = *fv;
+    if (avro_value_set_branch(fv, 1, &br) != 0)
+        return *fv;
     return br;
 }
 

@@ -245,7 +245,8 @@ static hf_err_t hf__skip(hf__rd_t *rd, const hf_avro_node_t *n)
         size_t min = n->items->min_size + (n->type == HF_AVRO_MAP ? 1 : 0);
         if ((err = hf__enter(rd, NULL)) != HF_OK)
             return err;
-        while ((err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0)
+        /* !err first, as in hf__read_items: an item's error ends the loop */
+        while (!err && (err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0)
             for (size_t i = 0; i < cnt && !err; i++) {
                 if (n->type == HF_AVRO_MAP && (err = hf__rd_len(rd, &len)) == HF_OK)
                     rd->p += len;
@@ -407,7 +408,9 @@ static hf_err_t hf__read_items(hf__rd_t *rd, const hf__plan_t *p, avro_value_t *
     hf_err_t err = hf__enter(rd, NULL);
     if (err)
         return err;
-    while ((err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0) {
+    /* !err first: an item's error must end the loop, not be overwritten by
+     * the next block count read from wherever that item stopped. */
+    while (!err && (err = hf__rd_block(rd, min, &total, &cnt)) == HF_OK && cnt > 0) {
         for (size_t i = 0; i < cnt && !err; i++) {
             if (map) {
                 if ((err = hf__rd_len(rd, &klen)) != HF_OK)

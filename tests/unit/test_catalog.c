@@ -607,6 +607,87 @@ Test(catalog, decodes_frames_written_by_fastavro)
     hf_catalog_destroy(cat);
 }
 
+/* Found by fuzzing (tests/fuzz, the reproducer is in its corpus): an error
+ * inside an array item was overwritten by the next block count, read from
+ * wherever the item stopped, so the rest of the body could still "decode".
+ * Here the second DIN of a real AdverseEventReported frame has length -1
+ * and is followed by 00, which reads as the end of the array: the event
+ * decoded with a half-built `dins` list instead of being quarantined. */
+Test(catalog, an_array_item_that_does_not_decode_fails_the_frame)
+{
+    hf_catalog_t *cat = load_real();
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    char *path = fixture_path("avro/AdverseEventReported.v1.dins_negative_length.bin");
+    size_t len;
+    char *bytes = read_all(path, &len);
+    hf_decoded_t d;
+    char err[512] = "";
+    cr_expect_eq(hf_decoder_decode(dec, bytes, len, 0, &d, err, sizeof(err)), HF_ERR_DECODE,
+                 "%s", err);
+    cr_expect(strstr(err, "dins") != NULL && strstr(err, "negative length -1") != NULL, "%s",
+              err);
+    cr_expect_null(d.value);
+    hf_free(bytes);
+    hf_free(path);
+    hf_decoder_destroy(dec);
+    hf_catalog_destroy(cat);
+}
+
+/* The same defect where a writer field the reader dropped is skipped: an
+ * error inside an array item of the skipped value was overwritten. The
+ * fuzzers' synthetic history (tests/fuzz/schemas/UnitMoved.v1-v3) drops a
+ * map of arrays of unions; this body (the fuzz corpus' reproducer) has one
+ * entry whose array's item has union index -6, then 00 00. */
+Test(catalog, an_item_error_inside_a_skipped_field_fails_the_frame)
+{
+    char *dir = copy_schemas();
+    for (int v = 1; v <= 3; v++) {
+        char *rel = hf_asprintf("tests/fuzz/schemas/UnitMoved.v%d.avsc", v);
+        char *from = src_path(rel);
+        char *to = hf_asprintf("%s/UnitMoved.v%d.avsc", dir, v);
+        size_t len;
+        char *data = read_all(from, &len);
+        write_all(to, data, len);
+        hf_free(data);
+        hf_free(to);
+        hf_free(from);
+        hf_free(rel);
+    }
+    char err[1024] = "";
+    hf_catalog_t *cat = hf_catalog_load(dir, err, sizeof(err));
+    cr_assert_not_null(cat, "%s", err);
+    uint64_t fp = 0;
+    cr_assert_not_null(hf_catalog_schema(cat, "UnitMoved", 1, &fp));
+    char *path = src_path("tests/fuzz/corpus/decoder/repro-skipped-array-item-error-swallowed");
+    size_t len;
+    char *body = read_all(path, &len); /* byte 0 picks the version for the fuzzer */
+    hf_buf_t frame = {0};
+    uint8_t hdr[HF_FRAME_HEADER_LEN];
+    hf_frame_header(hdr, fp);
+    hf_buf_append(&frame, hdr, sizeof(hdr));
+    hf_buf_append(&frame, body + 1, len - 1);
+    hf_decoder_t *dec = hf_decoder_new(cat);
+    hf_decoded_t d;
+    cr_expect_eq(hf_decoder_decode(dec, frame.data, frame.len, 0, &d, err, sizeof(err)),
+                 HF_ERR_DECODE, "%s", err);
+    cr_expect(strstr(err, "j_removed") != NULL && strstr(err, "union index -6") != NULL, "%s",
+              err);
+    /* the same body without the bad entry decodes */
+    hf_buf_reset(&frame);
+    hf_buf_append(&frame, hdr, sizeof(hdr));
+    hf_buf_append(&frame, body + 1, 12);
+    hf_buf_append(&frame, "", 1); /* empty map */
+    hf_buf_append(&frame, body + 1 + 12 + 7, len - 1 - 12 - 7);
+    cr_expect_eq(hf_decoder_decode(dec, frame.data, frame.len, 0, &d, err, sizeof(err)), HF_OK,
+                 "%s", err);
+    hf_buf_free(&frame);
+    hf_decoder_destroy(dec);
+    hf_catalog_destroy(cat);
+    hf_free(body);
+    hf_free(path);
+    rm_tree(dir); /* frees dir */
+}
+
 Test(catalog, decode_errors)
 {
     hf_catalog_t *cat = load_real();
