@@ -16,6 +16,7 @@ PKGS=(
   kcat maven openjdk-17-jre-headless                           # Kafka tooling and the real broker
   procps faketime                                              # ps/pkill; a fake clock for the hour-of-day tests
   curl prometheus chromium                                     # tests: scrape /metrics, promtool, the status page and the HTML report
+  time python3-venv                                            # bench/run.sh --quick in the suite: /usr/bin/time -v, the Python peer's venv
 )
 
 missing=()

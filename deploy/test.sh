@@ -3,7 +3,10 @@
 # real PostgreSQL 15 and a real Apache Kafka broker on free local ports, run
 # every CTest test (unit + integration) in both builds, run the README's main
 # command (deploy/quickstart.sh, reduced, in its own work folder) and check
-# its warehouse against simulate's report, stop the services.
+# its warehouse against simulate's report, prove the benchmark harness
+# (bench/run.sh --quick on the plain build and these services: every
+# contender loads its rows and is reconciled; no timing is asserted), stop
+# the services.
 # Exits non-zero if anything failed or a service could not start.
 # Usage: deploy/test.sh            (env: HF_SKIP_SANITIZERS=1 to run only the plain build,
 #                                        HF_TEST_REGEX=... to pass -R to ctest)
@@ -62,6 +65,12 @@ timed "plain build suite" ctest --test-dir build "${ctest_args[@]}" || failed=1
 if [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== Test suite: ASan + UBSan build"
   HF_SANITIZED=1 timed "ASan + UBSan suite" ctest --test-dir build-asan "${ctest_args[@]}" || failed=1
+fi
+if [[ -z ${HF_TEST_REGEX:-} ]]; then
+  # last: it turns on track_commit_timestamp (a PostgreSQL restart)
+  echo "== The benchmark harness: bench/run.sh --quick (plain build, the suite's services)"
+  timed "bench/run.sh --quick" env HF_BENCH_BUILD="$HF_REPO/build" HF_BENCH_WORK="$WORK" \
+    bash "$HF_REPO/bench/run.sh" --quick || failed=1
 fi
 if ((failed)); then
   echo "== FAILED: see the test output above"
