@@ -40,7 +40,10 @@ cleanup() {
     hf_log "--keep: services and databases left in place (work dir $WORK, run files $RUN)"
     hf_log "  stop them with: deploy/kafka.sh stop $WORK; deploy/pg.sh stop $WORK"
   else
-    if [[ -n ${HF_PG_DSN:-} ]] && ((rc == 0)); then # after a failure the databases stay (in $WORK/pg)
+    # after a failure the databases stay (in $WORK/pg); HFB_NO_DROP=1: the
+    # caller throws the cluster away (deploy/test.sh), dropping a dozen
+    # databases of ~700 partitions each took over a minute under load
+    if [[ -n ${HF_PG_DSN:-} ]] && ((rc == 0)) && [[ ${HFB_NO_DROP:-0} != 1 ]]; then
       local db
       for db in "${DBS[@]}"; do
         psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1

@@ -69,7 +69,7 @@ fi
 if [[ -z ${HF_TEST_REGEX:-} ]]; then
   # last: it turns on track_commit_timestamp (a PostgreSQL restart)
   echo "== The benchmark harness: bench/run.sh --quick (plain build, the suite's services)"
-  timed "bench/run.sh --quick" env HF_BENCH_BUILD="$HF_REPO/build" HF_BENCH_WORK="$WORK" \
+  timed "bench/run.sh --quick" env HF_BENCH_BUILD="$HF_REPO/build" HF_BENCH_WORK="$WORK" HFB_NO_DROP=1 \
     bash "$HF_REPO/bench/run.sh" --quick || failed=1
 fi
 if ((failed)); then
