@@ -40,7 +40,10 @@ cleanup() {
     hf_log "--keep: services and databases left in place (work dir $WORK, run files $RUN)"
     hf_log "  stop them with: deploy/kafka.sh stop $WORK; deploy/pg.sh stop $WORK"
   else
-    if [[ -n ${HF_PG_DSN:-} ]] && ((rc == 0)); then # after a failure the databases stay (in $WORK/pg)
+    # after a failure the databases stay (in $WORK/pg); HFB_NO_DROP=1: the
+    # caller throws the cluster away (deploy/test.sh), dropping a dozen
+    # databases of ~700 partitions each took over a minute under load
+    if [[ -n ${HF_PG_DSN:-} ]] && ((rc == 0)) && [[ ${HFB_NO_DROP:-0} != 1 ]]; then
       local db
       for db in "${DBS[@]}"; do
         psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
@@ -124,14 +127,33 @@ P_TO=$(date -u -d "$END_DATE + 1 day" +%F)
 }
 
 # new_db NAME: a fresh database, migrated, with the window's partitions; its
-# name in NEWDB (not echoed: DBS must be updated in this shell, not a subshell)
+# name in NEWDB (not echoed: DBS must be updated in this shell, not a subshell).
+# The first call migrates a template database of this run and creates the
+# window's partitions in it (tens of seconds: ~700 partitions with their
+# indexes); every warehouse is then a `CREATE DATABASE ... TEMPLATE` copy of
+# it (a few seconds): the same empty warehouse a fresh migration gives, but
+# for the loader/analyst roles' CONNECT grant on the database itself, which
+# lives outside it (the benchmark connects as the cluster's superuser).
+HFB_TEMPLATE=""
 new_db() {
-  local db="hf_bench_${RUN_ID}_$1"
-  psql "$HF_PG_DSN" -XqAtc "CREATE DATABASE \"$db\"" >/dev/null || hf_die "cannot create database $db"
+  local db="hf_bench_${RUN_ID}_$1" i
+  if [[ -z $HFB_TEMPLATE ]]; then
+    local t="hf_bench_${RUN_ID}_template"
+    psql "$HF_PG_DSN" -XqAtc "CREATE DATABASE \"$t\"" >/dev/null || hf_die "cannot create database $t"
+    DBS+=("$t")
+    HEMOFLOW_PG_DBNAME=$t "$HF" migrate >"$RUN/migrate.template.out" 2>&1 || hf_die "migrate: $(tail -5 "$RUN/migrate.template.out")"
+    HEMOFLOW_PG_DBNAME=$t "$HF" partitions --from "$P_FROM" --to "$P_TO" >"$RUN/partitions.template.out" 2>&1 \
+      || hf_die "partitions: $(tail -5 "$RUN/partitions.template.out")"
+    HFB_TEMPLATE=$t
+  fi
+  # an autovacuum worker still in the template makes CREATE DATABASE fail
+  # after PostgreSQL's own 5 s wait; try a few times
+  for i in 1 2 3 4 5; do
+    psql "$HF_PG_DSN" -XqAtc "CREATE DATABASE \"$db\" TEMPLATE \"$HFB_TEMPLATE\"" >"$RUN/createdb.$1.out" 2>&1 && break
+    ((i == 5)) && hf_die "cannot create database $db: $(tail -3 "$RUN/createdb.$1.out")"
+    sleep 1
+  done
   DBS+=("$db")
-  HEMOFLOW_PG_DBNAME=$db "$HF" migrate >"$RUN/migrate.$1.out" 2>&1 || hf_die "migrate: $(tail -5 "$RUN/migrate.$1.out")"
-  HEMOFLOW_PG_DBNAME=$db "$HF" partitions --from "$P_FROM" --to "$P_TO" >"$RUN/partitions.$1.out" 2>&1 \
-    || hf_die "partitions: $(tail -5 "$RUN/partitions.$1.out")"
   NEWDB=$db
 }
 
@@ -159,9 +181,11 @@ json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)"
 # and insert-VACUUM that would otherwise compete with this one), then
 # CHECKPOINT so every phase starts with no dirty buffers. Records the load
 # average: other work on the machine makes the numbers noisy.
+# HFB_QUIESCE_WAIT=0 (--quick) skips the autovacuum wait: its numbers are
+# not read, and the wait was most of its time.
 quiesce() {
   local i n
-  for i in $(seq 1 120); do
+  for i in $(seq 1 "${HFB_QUIESCE_WAIT:-120}"); do
     n=$(sql "$1" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
     [[ $n == 0 ]] && break
     ((i == 1)) && hf_log "  waiting for autovacuum to finish"
@@ -259,15 +283,17 @@ copy_limit() {
   local src=$1 name=$2 t cols t0 t1 want dir="$RUN/copy.$2"
   mkdir -p "$dir"
   hf_log "exporting the rows of $src to binary COPY files"
+  # one psql for the export, one for the load: a psql start is not free on a
+  # loaded machine
   echo 'BEGIN;' >"$dir/copy.sql"
-  for t in $(sql "$src" "SELECT table_name FROM hemoflow.hf_fact_tables ORDER BY table_name"); do
-    cols=$(sql "$src" "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'hemoflow' AND table_name = '$t' AND column_name <> 'loaded_at'")
-    psql "$(dsn "$src")" -XqAt -v ON_ERROR_STOP=1 \
-      -c "\\copy (SELECT $cols FROM hemoflow.$t ORDER BY province_code, event_date) TO '$dir/$t.bin' WITH (FORMAT binary)" \
-      || hf_die "export of $t failed"
+  : >"$dir/export.sql"
+  while IFS='|' read -r t cols; do
+    echo "\\copy (SELECT $cols FROM hemoflow.$t ORDER BY province_code, event_date) TO '$dir/$t.bin' WITH (FORMAT binary)" >>"$dir/export.sql"
     echo "\\copy hemoflow.$t ($cols) FROM '$dir/$t.bin' WITH (FORMAT binary)" >>"$dir/copy.sql"
-  done
+  done < <(sql "$src" "SELECT f.table_name, string_agg(quote_ident(c.column_name), ', ' ORDER BY c.ordinal_position) FROM hemoflow.hf_fact_tables f JOIN information_schema.columns c ON c.table_schema = 'hemoflow' AND c.table_name = f.table_name AND c.column_name <> 'loaded_at' GROUP BY f.table_name ORDER BY f.table_name")
   echo 'COMMIT;' >>"$dir/copy.sql"
+  psql "$(dsn "$src")" -XqAt -v ON_ERROR_STOP=1 -f "$dir/export.sql" >"$dir/export.out" 2>&1 \
+    || hf_die "export failed: $(tail -5 "$dir/export.out")"
   want=$(total_rows "$src")
   new_db "$name"; DB_COPY=$NEWDB
   quiesce "$DB_COPY"

@@ -40,15 +40,6 @@ void hf_buf_free(hf_buf_t *b)
 
 /* ==== appending ==== */
 
-void hf_buf_append(hf_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    hf_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
 void hf_buf_append_str(hf_buf_t *b, const char *s)
 {
     hf_buf_append(b, s, strlen(s));
@@ -69,23 +60,17 @@ void hf_buf_printf(hf_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void hf_buf_put_u16(hf_buf_t *b, uint16_t v)
+void hf_buf_put_dec(hf_buf_t *b, int64_t v)
 {
-    unsigned char p[2] = {(unsigned char)(v >> 8), (unsigned char)v};
-    hf_buf_append(b, p, 2);
-}
-
-void hf_buf_put_u32(hf_buf_t *b, uint32_t v)
-{
-    unsigned char p[4];
-    hf_be32_store(p, v);
-    hf_buf_append(b, p, 4);
-}
-
-void hf_buf_put_u64(hf_buf_t *b, uint64_t v)
-{
-    unsigned char p[8];
-    hf_be32_store(p, (uint32_t)(v >> 32));
-    hf_be32_store(p + 4, (uint32_t)v);
-    hf_buf_append(b, p, 8);
+    char tmp[20];
+    size_t i = sizeof(tmp);
+    /* digits of the magnitude, as unsigned: INT64_MIN has no positive twin */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        hf_buf_append(b, "-", 1);
+    hf_buf_append(b, tmp + i, sizeof(tmp) - i);
 }

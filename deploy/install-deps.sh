@@ -18,6 +18,7 @@ PKGS=(
   valgrind                                                     # tests: memcheck of publish and consume
   curl prometheus chromium                                     # tests: scrape /metrics, promtool, the status page and the HTML report
   clang libclang-rt-14-dev                                     # tests/fuzz: libFuzzer targets (-fsanitize=fuzzer)
+  time python3-venv                                            # bench/run.sh --quick in the suite: /usr/bin/time -v, the Python peer's venv
 )
 
 missing=()

@@ -4,9 +4,11 @@
 # every CTest test (unit + integration) in both builds, run the README's main
 # command (deploy/quickstart.sh, reduced, in its own work folder) and check
 # its warehouse against simulate's report, run every libFuzzer target for a
-# short fixed time under ASan + UBSan (tests/fuzz/run.sh), stop the services, and
-# look for every key and password the tests used in every file they wrote
-# (tests/integration/secrets_check.py).
+# short fixed time under ASan + UBSan (tests/fuzz/run.sh), prove the benchmark
+# harness (bench/run.sh --quick on the plain build and these services: every
+# contender loads its rows and is reconciled; no timing is asserted), stop the
+# services, and look for every key and password the tests used in every file
+# they wrote (tests/integration/secrets_check.py).
 # Exits non-zero if anything failed or a service could not start.
 # Usage: deploy/test.sh            (env: HF_SKIP_SANITIZERS=1 to run only the plain build,
 #                                        HF_TEST_REGEX=... to pass -R to ctest;
@@ -72,6 +74,12 @@ fi
 if [[ -z ${HF_TEST_REGEX:-} && ${HF_SKIP_SANITIZERS:-0} != 1 && ${HF_SKIP_FUZZ:-0} != 1 ]]; then
   echo "== Fuzzing: every libFuzzer target, ${HF_FUZZ_SECONDS:-15} s each (tests/fuzz/run.sh)"
   timed "fuzzing (build + run)" "$HF_REPO/tests/fuzz/run.sh" || failed=1
+fi
+if [[ -z ${HF_TEST_REGEX:-} ]]; then
+  # last: it turns on track_commit_timestamp (a PostgreSQL restart)
+  echo "== The benchmark harness: bench/run.sh --quick (plain build, the suite's services)"
+  timed "bench/run.sh --quick" env HF_BENCH_BUILD="$HF_REPO/build" HF_BENCH_WORK="$WORK" HFB_NO_DROP=1 \
+    bash "$HF_REPO/bench/run.sh" --quick || failed=1
 fi
 # Secrets never in logs: every key and password the suite used, looked for
 # in every file it wrote (services stopped first, so their logs are complete)

@@ -8,7 +8,7 @@
 # (bench/peers/avro_to_connect_json.py); connect_run then times the worker
 # from the first row visible to the last one.
 #   connect_prepare SET...   fetch the jars, copy the topic sets
-#   connect_run SET          load SET into a fresh warehouse, record the row
+#   connect_run SET...       each SET into a fresh warehouse (one worker), a row per set
 CONNECT_POM="$REPO/bench/peers/connect/pom.xml"
 CONNECT_VERSION=$(sed -n 's:.*<connect.version>\(.*\)</connect.version>.*:\1:p' "$CONNECT_POM")
 CONNECT_HOME="$REPO/build/connect-$CONNECT_VERSION"
@@ -65,14 +65,19 @@ ins_rows() {
   sql "$1" "SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_user_tables WHERE schemaname = 'hemoflow' AND relname !~ '^hf_'"
 }
 
+# connect_run SET...: load each SET into its own fresh warehouse, one
+# connector per set in ONE worker, and record a row per set. bench/run.sh
+# passes one set at a time (each timed alone); --quick passes both, to start
+# the JVM once (the rows are reconciled the same way; the times overlap). A
+# set that does not get all its rows is recorded as FAILED and counted in
+# HFB_FAILURES (bench/run.sh exits 1 after printing the table).
 connect_run() {
-  local set=$1 db label="kc-$1" dir="$RUN/connect.$1" want pid t_first="" t_last="" n i
+  local sets=("$@") set db dir="$RUN/connect.${1}${2:+-$2}" pid n
   if [[ -n $CONNECT_WHY ]]; then
-    record kafka-connect "$set" "" "" "" "" "" "" "not run: $CONNECT_WHY"
+    for set in "${sets[@]}"; do record kafka-connect "$set" "" "" "" "" "" "" "not run: $CONNECT_WHY"; done
     return 0
   fi
-  new_db "kc_$set"; db=$NEWDB
-  want=$(json "$RUN/report.$set.json" "sum(r['expected_warehouse_rows'].values())")
+  local -A cdb=() cwant=() cfirst=() clast=()
   mkdir -p "$dir"
   cat >"$dir/worker.properties" <<EOF
 bootstrap.servers=$HF_KAFKA_BOOTSTRAP
@@ -83,13 +88,18 @@ offset.storage.file.filename=$dir/offsets
 plugin.discovery=only_scan
 listeners=http://127.0.0.1:0
 consumer.auto.offset.reset=earliest
-consumer.group.id=bench-$RUN_ID-$label
 EOF
-  local topics="" t
-  for t in $(sql "$db" "SELECT table_name FROM hemoflow.hf_fact_tables ORDER BY 1"); do
-    topics+="${topics:+,}bench-$RUN_ID-$set-json.$t"
-  done
-  cat >"$dir/sink.properties" <<EOF
+  local sinks=() label topics t
+  for set in "${sets[@]}"; do
+    label="kc-$set"
+    new_db "kc_$set"; db=$NEWDB
+    cdb[$set]=$db
+    cwant[$set]=$(json "$RUN/report.$set.json" "sum(r['expected_warehouse_rows'].values())")
+    topics=""
+    for t in $(sql "$db" "SELECT table_name FROM hemoflow.hf_fact_tables ORDER BY 1"); do
+      topics+="${topics:+,}bench-$RUN_ID-$set-json.$t"
+    done
+    cat >"$dir/sink.$set.properties" <<EOF
 name=bench-$RUN_ID-$label
 connector.class=io.debezium.connector.jdbc.JdbcSinkConnector
 tasks.max=1
@@ -115,22 +125,31 @@ transforms.coords.type=org.apache.kafka.connect.transforms.InsertField\$Value
 transforms.coords.partition.field=kafka_partition
 transforms.coords.offset.field=kafka_offset
 EOF
-  quiesce "$db"
-  hf_log "kafka-connect ($set) into $db"
-  /usr/bin/time -v -o "$dir/time" java -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+    sinks+=("$dir/sink.$set.properties")
+  done
+  for set in "${sets[@]}"; do quiesce "${cdb[$set]}"; done
+  hf_log "kafka-connect (${sets[*]}) into ${cdb[*]}"
+  # shellcheck disable=SC2086 # HFB_CONNECT_JAVA_OPTS: words for java
+  /usr/bin/time -v -o "$dir/time" java -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true ${HFB_CONNECT_JAVA_OPTS:-} \
     -Dlog4j2.configurationFile="$CONNECT_HOME/log4j2.properties" -cp "$CONNECT_HOME/libs/*" \
-    org.apache.kafka.connect.cli.ConnectStandalone "$dir/worker.properties" "$dir/sink.properties" \
+    org.apache.kafka.connect.cli.ConnectStandalone "$dir/worker.properties" "${sinks[@]}" \
     >"$dir/out" 2>"$dir/err" &
   pid=$!; CHILDREN+=($pid)
-  local t0=$SECONDS stalled=0 prev=-1 deadline=$((SECONDS + ${HFB_CONNECT_TIMEOUT:-3600}))
+  local t0=$SECONDS stalled=0 prev=-1 total left deadline=$((SECONDS + ${HFB_CONNECT_TIMEOUT:-3600}))
   while kill -0 "$pid" 2>/dev/null; do
-    n=$(ins_rows "$db")
-    if ((n > 0)) && [[ -z $t_first ]]; then t_first=$(date +%s.%N); fi
-    if ((n >= want)); then t_last=$(date +%s.%N); break; fi
-    if ((n == prev)); then stalled=$((stalled + 1)); else stalled=0; fi
-    prev=$n
+    total=0 left=0
+    for set in "${sets[@]}"; do
+      if [[ -n ${clast[$set]:-} ]]; then total=$((total + cwant[$set])); continue; fi
+      n=$(ins_rows "${cdb[$set]}")
+      total=$((total + n))
+      if ((n > 0)) && [[ -z ${cfirst[$set]:-} ]]; then cfirst[$set]=$(date +%s.%N); fi
+      if ((n >= cwant[$set])); then clast[$set]=$(date +%s.%N); else left=1; fi
+    done
+    ((left == 0)) && break
+    if ((total == prev)); then stalled=$((stalled + 1)); else stalled=0; fi
+    prev=$total
     ((stalled > 120 || SECONDS > deadline)) && break # a minute without progress
-    grep -q 'unrecoverable exception' "$dir/err" && break # the task died
+    grep -q 'unrecoverable exception' "$dir/err" && break # a task died
     sleep 0.5
   done
   # stop the worker (the child of /usr/bin/time, which then writes its file)
@@ -138,16 +157,22 @@ EOF
   jpid=$(pgrep -P "$pid" java || true)
   [[ -n $jpid ]] && { kill "$jpid" 2>/dev/null || true; }
   wait "$pid" 2>/dev/null || true
-  if [[ -z $t_last ]]; then
-    record kafka-connect "$set" "" "" "" "" "" "$(lastload)" \
-      "failed or cut off after $((SECONDS - t0)) s: $n of $want rows; $(grep -m1 -E 'ERROR|Exception' "$dir/err" | cut -c1-160 | tr '|\t' '  ')"
-    return 0
-  fi
-  local rows cpu rss msgs
-  rows=$(total_rows "$db")
-  [[ $rows == "$want" ]] || hf_die "kafka-connect: $db holds $rows rows, expected $want"
-  msgs=$(json "$RUN/report.$set.json" "r['totals']['messages']" 2>/dev/null || echo "$rows")
-  read -r cpu rss < <(time_stats "$dir/time")
-  record kafka-connect "$set" "$msgs" "$rows" "$(python3 -c "print(f'{$t_last - $t_first + 0.5:.3f}')")" "$cpu" "$rss" "$(lastload)" \
-    "JSON-with-schemas copies; first row visible -> last (+0.5 s); CPU incl. JVM start"
+  local rows cpu="" rss="" msgs note="JSON-with-schemas copies; first row visible -> last (+0.5 s); CPU incl. JVM start"
+  ((${#sets[@]} > 1)) && note="one worker for ${sets[*]} (--quick: times overlap; CPU, RSS of the worker); $note"
+  [[ -s $dir/time ]] && read -r cpu rss < <(time_stats "$dir/time")
+  for set in "${sets[@]}"; do
+    db=${cdb[$set]}
+    if [[ -z ${clast[$set]:-} ]]; then
+      n=$(ins_rows "$db")
+      record kafka-connect "$set" "" "" "" "" "" "$(lastload)" \
+        "FAILED or cut off after $((SECONDS - t0)) s: $n of ${cwant[$set]} rows; $(grep -m1 -E 'ERROR|Exception' "$dir/err" | cut -c1-160 | tr '|\t' '  ')"
+      HFB_FAILURES=$((HFB_FAILURES + 1))
+      continue
+    fi
+    rows=$(total_rows "$db")
+    [[ $rows == "${cwant[$set]}" ]] || hf_die "kafka-connect: $db holds $rows rows, expected ${cwant[$set]}"
+    msgs=$(json "$RUN/report.$set.json" "r['totals']['messages']" 2>/dev/null || echo "$rows")
+    record kafka-connect "$set" "$msgs" "$rows" "$(python3 -c "print(f'{${clast[$set]} - ${cfirst[$set]} + 0.5:.3f}')")" \
+      "$cpu" "$rss" "$(lastload)" "$note"
+  done
 }

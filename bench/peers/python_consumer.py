@@ -17,8 +17,9 @@ without the primary key), hf_completeness, partition creation (bench/run.sh
 creates the partitions first), metrics. It is therefore a lower bound on the
 work a real peer would do.
 
-Exits when it has received at least one message and then none for
---idle-exit-ms; prints one JSON line of counts and timestamps on stdout.
+Exits when every assigned partition has reached its end (partition EOF) and
+no message arrived for --idle-exit-ms after at least one did (a pause of the
+broker under load alone does not end it early); prints one JSON line of counts and timestamps on stdout.
 """
 import argparse
 import datetime
@@ -89,15 +90,23 @@ def main():
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
     })
     topics = [a.prefix + t for t in tables]
     start = time.time()
     assigned_at = [None]
+    owned, at_eof = set(), set()  # (topic, partition)
 
     def on_assign(consumer, parts):
         if assigned_at[0] is None:
             assigned_at[0] = time.time()
-    c.subscribe(topics, on_assign=on_assign)
+        owned.update((p.topic, p.partition) for p in parts)
+
+    def on_revoke(consumer, parts):
+        for p in parts:
+            owned.discard((p.topic, p.partition))
+            at_eof.discard((p.topic, p.partition))
+    c.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke)
 
     stats = {"consumed": 0, "inserted": 0, "duplicates": 0, "undecodable": 0, "batches": 0}
     rows = {t: [] for t in tables}
@@ -137,9 +146,12 @@ def main():
         now = time.time()
         for m in msgs:
             if m.error():
-                if m.error().code() != KafkaError._PARTITION_EOF:
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    at_eof.add((m.topic(), m.partition()))
+                else:
                     print(f"kafka error: {m.error()}", file=sys.stderr)
                 continue
+            at_eof.discard((m.topic(), m.partition()))
             v = m.value()
             stats["consumed"] += 1
             n_batch += 1
@@ -161,7 +173,8 @@ def main():
             rows[t].append([ev_date] + [rec[f] for f in fields[t]] + [m.partition(), m.offset()])
         if n_batch and (n_batch >= a.batch or now - batch_start >= a.batch_ms / 1000):
             flush()
-        if last_msg is not None and not n_batch and now - last_msg >= a.idle_exit_ms / 1000:
+        if (last_msg is not None and not n_batch and now - last_msg >= a.idle_exit_ms / 1000
+                and owned and owned <= at_eof):
             break
     if n_batch:
         flush()

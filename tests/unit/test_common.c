@@ -92,3 +92,34 @@ Test(mem, buffer_grows_and_resets)
     cr_assert_str_eq(p, "x-42");
     hf_free(p);
 }
+
+/* The inline big-endian puts (growing from empty, across the 256-byte first
+ * allocation) and the decimal writer against printf's %lld. */
+Test(mem, buffer_puts_and_decimals)
+{
+    hf_buf_t b = {0};
+    for (int i = 0; i < 100; i++) {
+        hf_buf_put_u16(&b, 0x0102);
+        hf_buf_put_u32(&b, 0x03040506u);
+        hf_buf_put_u64(&b, UINT64_C(0x0708090a0b0c0d0e));
+    }
+    cr_assert_eq(b.len, 1400);
+    static const unsigned char want[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    for (size_t i = 0; i < 100; i++)
+        cr_assert_eq(memcmp(b.data + i * 14, want, 14), 0, "record %zu", i);
+    cr_assert_eq(hf_be32_load(b.data + 1388), 0x03040506u);
+    hf_buf_free(&b);
+
+    static const int64_t v[] = {0, 1, -1, 9, 10, -10, 20261207, -2440588, INT64_MAX, INT64_MIN,
+                                INT64_C(1795000000000000)};
+    char text[32];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        hf_buf_reset(&b);
+        hf_buf_append(&b, "{", 1);
+        hf_buf_put_dec(&b, v[i]);
+        snprintf(text, sizeof(text), "{%lld", (long long)v[i]);
+        cr_assert_eq(b.len, strlen(text));
+        cr_assert_eq(memcmp(b.data, text, b.len), 0, "%s", text);
+    }
+    hf_buf_free(&b);
+}

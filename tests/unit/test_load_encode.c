@@ -30,6 +30,26 @@ Test(load_encode, uuid_text)
     cr_assert_not(hf_uuid_parse("0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
     cr_assert_not(hf_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg", 36, u));
     cr_assert_not(hf_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", 35, u));
+    /* every byte, both cases; every non-hex character at every digit refused */
+    static const unsigned char want[16] = {0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78,
+                                           0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0};
+    cr_assert(hf_uuid_parse("0f1E2d3C-4b5A-6978-8796-A5b4c3D2e1F0", 36, u));
+    cr_assert_eq(memcmp(u, want, 16), 0);
+    char t[37] = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    for (size_t i = 0; i < 36; i++) {
+        if (t[i] == '-')
+            continue;
+        char keep = t[i];
+        for (int c = 0; c < 256; c++) {
+            t[i] = (char)c;
+            bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+            cr_assert_eq(hf_uuid_parse(t, 36, u), hex, "position %zu, character %d", i, c);
+        }
+        t[i] = keep;
+    }
+    cr_assert_not(hf_uuid_parse("0f1e2d3c+4b5a-6978-8796-a5b4c3d2e1f0", 36, u));
+    cr_assert_not(hf_uuid_parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", 37, u));
+    cr_assert_not(hf_uuid_parse(NULL, 36, u));
 }
 
 Test(load_encode, civil_dates)
