@@ -11,14 +11,17 @@ PF_MOUNTS=()
 pf_cleanup() {
   t_cleanup
   local m
-  if [[ -n $PF_DIR ]]; then
-    "$HF_SOURCE_DIR/deploy/pg.sh" stop "$PF_DIR" >/dev/null 2>&1 || true
+  if [[ -n $PF_DIR && -f $PF_DIR/pg/data/postmaster.pid ]]; then
+    # fast, else immediate (a backend may still wait for a standby)
+    "$HF_SOURCE_DIR/deploy/pg.sh" stop "$PF_DIR" >/dev/null 2>&1 \
+      || kill -QUIT "$(head -1 "$PF_DIR/pg/data/postmaster.pid")" 2>/dev/null || true
   fi
   for m in "${PF_MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [[ -n $PF_DIR ]] && rm -rf "$PF_DIR"
   return 0
 }
 trap pf_cleanup EXIT
+trap 'exit 143' TERM INT # so that the mount and the server are cleaned up then too
 
 # pf_own_pg NAME: start a PostgreSQL of this test's own under HF_TEST_WORK and
 # point HF_PG_DSN at it (t_setup_pipeline then creates the test database
