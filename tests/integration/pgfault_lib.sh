@@ -36,6 +36,11 @@ pf_own_pg() {
   PF_PORT=$(sed -n 's/^HF_PG_PORT=//p' "$PF_DIR/pg.env")
   PF_SOCK="$PF_DIR/pg/run"
   export HF_PG_DSN="host=127.0.0.1 port=$PF_PORT dbname=hemoflow user=hemoflow"
+  # The faults here kill processes, never the machine: the OS keeps what was
+  # written, so fsync only costs time (checkpoints, crash recovery).
+  pf_admin postgres "ALTER SYSTEM SET fsync = off" >/dev/null
+  pf_admin postgres "ALTER SYSTEM SET full_page_writes = off" >/dev/null
+  pf_admin postgres "SELECT pg_reload_conf()" >/dev/null
 }
 
 # pf_admin DB SQL: run SQL over the Unix socket (pg_hba `local ... trust`),
