@@ -27,6 +27,7 @@ t_need HF_TEST_WORK HF_SOURCE_DIR
 REFUSE_S=${HF_IT_REFUSE_S:-$([[ ${HF_SANITIZED:-0} == 1 ]] && echo 20 || echo 60)}
 N=1200
 pf_own_pg matrix
+export HEMOFLOW_WAREHOUSE_PARTITIONS_AHEAD=0 # migrate quicker; the loader creates what it needs
 t_setup_pipeline pgfault 3
 export HEMOFLOW_CONSUME_BATCH_MAX_ROWS=300
 export HEMOFLOW_CONSUME_RETRY_BACKOFF_MAX_MS=3000 # back within 3 s of the end of a fault
