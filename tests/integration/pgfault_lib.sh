@@ -90,6 +90,17 @@ pf_loader_waiting() {
   [[ -n $pid ]] && echo "$pid"
 }
 
+# pf_wait_loader SECONDS WAIT_EVENT: poll until the loader's backend waits on
+# WAIT_EVENT inside COMMIT; sets PF_LOADER_PID (fails after SECONDS)
+pf_wait_loader() {
+  local deadline=$((SECONDS + $1))
+  PF_LOADER_PID=
+  until PF_LOADER_PID=$(pf_loader_waiting "$2"); do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
 # pf_consume LOG: a long-running consumer in the background (stopped with
 # SIGTERM by the test); sets PF_CONSUMER
 pf_consume() {

@@ -107,8 +107,8 @@ pf_admin "$T_DB" "CREATE TABLE public.hf_test_gate (hold boolean NOT NULL);
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hf_test_hold()"
 before=$TOTAL
 traffic t2 1202
-pf_poll 120 pf_loader_waiting PgSleep || t_fail "the loader never waited inside COMMIT"
-crash "$(pf_loader_waiting PgSleep)"
+pf_wait_loader 120 PgSleep || t_fail "the loader never waited inside COMMIT"
+crash "$PF_LOADER_PID"
 t_eq "$(pf_offsets_sum)" "$before" "offsets after the crash (the COMMIT had not happened)"
 pf_admin "$T_DB" "UPDATE public.hf_test_gate SET hold = false"
 loaded "after kill -9 before the commit record"
@@ -125,9 +125,9 @@ pf_admin postgres "ALTER SYSTEM SET synchronous_standby_names = 'hf_test_no_such
 pf_admin postgres "SELECT pg_reload_conf()" >/dev/null
 before=$TOTAL
 traffic t3 1203
-pf_poll 120 pf_loader_waiting SyncRep || t_fail "the loader never waited for the standby in COMMIT: $(
+pf_wait_loader 120 SyncRep || t_fail "the loader never waited for the standby in COMMIT: $(
   pf_admin postgres "SELECT application_name, wait_event, left(query, 60) FROM pg_stat_activity WHERE state = 'active'")"
-crash "$(pf_loader_waiting SyncRep)"
+crash "$PF_LOADER_PID"
 after=$(pf_offsets_sum)
 ((after > before)) || t_fail "offsets after the crash: $after, the flushed COMMIT should have moved them past $before"
 pf_admin postgres "ALTER SYSTEM RESET synchronous_standby_names"
