@@ -9,6 +9,10 @@
 PF_DIR=
 PF_MOUNTS=()
 pf_cleanup() {
+  # a consumer left running here is a failed test's: no graceful stop (its
+  # commit may be held inside PostgreSQL by the fault, beyond any deadline)
+  local p
+  for p in "${T_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   t_cleanup
   local m
   if [[ -n $PF_DIR && -f $PF_DIR/pg/data/postmaster.pid ]]; then
