@@ -417,12 +417,16 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     c->dec = hf_decoder_new(conf->cat);
     int64_t backoff = 100;
     hf_err_t we;
-    while ((we = hf_wh_open(cfg, conf->cat, &c->wh, errstr, errstr_size)) != HF_OK) {
+    for (int attempt = 1; (we = hf_wh_open(cfg, conf->cat, &c->wh, errstr, errstr_size)) != HF_OK;
+         attempt++) {
         if (!hf_err_retriable(we) || hf__stopping(c)) {
             hf_consumer_destroy(c);
             return NULL;
         }
-        hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" err=\"%s\"", errstr);
+        if (attempt == 1) /* once per outage; each retry at debug level */
+            hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" err=\"%s\"", errstr);
+        else
+            hf_log_debug("consume.retry", "attempt=%d err=\"%s\"", attempt, errstr);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;

@@ -349,8 +349,11 @@ static hf_err_t hf__attempt(hf_wh_batch_t *b, char *errstr, size_t errstr_size)
         err = hf__pg_fail(wh->conn, r, "COMMIT", NULL, errstr, errstr_size);
         if (PQresultStatus(r) == PGRES_COMMAND_OK) /* "ROLLBACK": the transaction had failed */
             err = hf_err_set(HF_ERR_PG, errstr, errstr_size, "COMMIT: transaction rolled back");
-        if (lost)
+        if (lost) {
             b->outcome_unknown = true;
+            hf_log_warn("warehouse.commit_unknown", "msg=\"connection lost during COMMIT; "
+                        "hemoflow.hf_offsets will tell whether it committed\"");
+        }
         if (err == HF_ERR_PG_DATA) /* deferred constraint: nothing to isolate */
             err = HF_ERR_PG;
     }
@@ -383,6 +386,8 @@ hf_err_t hf_wh_batch_commit(hf_wh_batch_t *b, hf_wh_stats_t *stats, char *errstr
                 *stats = b->st;
             return HF_OK;
         }
+        hf_log_info("warehouse.commit_redo", "msg=\"the previous COMMIT had not happened; "
+                    "committing the batch again\"");
     }
     for (size_t ti = 0; ti < wh->ntables; ti++) {
         if (!b->t[ti].sorted && b->t[ti].n > 1)

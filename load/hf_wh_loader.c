@@ -93,9 +93,11 @@ static void hf__commit(hf_wh_loader_t *l)
 {
     char err[sizeof(l->out.errstr)] = "";
     hf_wh_stats_t st;
-    int64_t backoff = l->conf.backoff_initial_ms, t0 = 0, commit_us = 0;
+    int64_t backoff = l->conf.backoff_initial_ms, t0 = 0, commit_us = 0, waited_from = 0;
     hf_err_t e;
-    for (int attempt = 1;; attempt++) {
+    int attempt;
+    bool reconnect_failed = false;
+    for (attempt = 1;; attempt++) {
         t0 = hf_time_mono_us();
         e = l->conf.commit(l->conf.opaque, l->batch, &st, err, sizeof(err));
         commit_us = hf_time_mono_us() - t0;
@@ -110,14 +112,30 @@ static void hf__commit(hf_wh_loader_t *l)
         pthread_mutex_unlock(&l->mu);
         if (once || late)
             break; /* the owner abandons the batch */
-        hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" attempt=%d retry_in_ms=%"
-                    PRId64 " err=\"%s\"", attempt, backoff, err);
+        /* One warning per outage, however long; each retry at debug level. */
+        if (attempt == 1) {
+            waited_from = t0;
+            hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" retry_in_ms=%" PRId64
+                        " err=\"%s\"", backoff, err);
+        } else {
+            hf_log_debug("consume.retry", "attempt=%d retry_in_ms=%" PRId64 " err=\"%s\"",
+                         attempt, backoff, err);
+        }
         hf__backoff(l, backoff);
         backoff = backoff * 2 > l->conf.backoff_max_ms ? l->conf.backoff_max_ms : backoff * 2;
         char rerr[512];
-        if (hf__reconnect(l, rerr, sizeof(rerr)) != HF_OK)
-            hf_log_debug("consume.reconnect", "err=\"%s\"", rerr);
+        if (hf__reconnect(l, rerr, sizeof(rerr)) != HF_OK) {
+            if (!reconnect_failed) /* why the wait goes on, once */
+                hf_log_warn("consume.reconnect", "msg=\"cannot reconnect to PostgreSQL yet\" "
+                            "err=\"%s\"", rerr);
+            else
+                hf_log_debug("consume.reconnect", "err=\"%s\"", rerr);
+            reconnect_failed = true;
+        }
     }
+    if (e == HF_OK && waited_from)
+        hf_log_info("consume.pg_back", "msg=\"PostgreSQL is back; batch committed\" attempts=%d "
+                    "waited_ms=%" PRId64, attempt, (hf_time_mono_us() - waited_from) / 1000);
     pthread_mutex_lock(&l->mu);
     l->out.result = e;
     memcpy(l->out.errstr, err, sizeof(l->out.errstr));

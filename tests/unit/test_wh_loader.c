@@ -514,3 +514,41 @@ Test(wh_loader, lost_commit_on_revoke_is_left_to_hf_offsets)
     cr_assert_eq(fk.rows_written, 10);
     hf_wh_loader_destroy(l);
 }
+
+/* count_lines(f, needle): lines of the log file f that contain needle */
+static int count_lines(FILE *f, const char *needle)
+{
+    char line[1024];
+    int n = 0;
+    rewind(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    return n;
+}
+
+/* A long outage (five failed attempts) is one warning, each retry a debug
+ * line, the first failed reconnect once, and one line when it is over. */
+Test(wh_loader, an_outage_is_logged_once)
+{
+    FILE *log = tmpfile();
+    cr_assert(log);
+    hf_log_init(HF_LOG_INFO, log);
+    hf_wh_loader_t *l = new_loader(1);
+    fake_batch_t b1 = {.id = 1, .expected = -1, .next = 10, .rows = 10};
+    int script[] = {HF_ERR_PG_TRANSIENT, HF_ERR_PG_TRANSIENT, HF_ERR_PG_TRANSIENT,
+                    HF_ERR_PG_TRANSIENT, HF_ERR_PG_TRANSIENT};
+    fake_script(5, script);
+    submit(l, &b1, false, 0);
+    hf_wh_loader_outcome_t o = settle_reap(l);
+    cr_assert_eq(o.result, HF_OK, "result %s: %s", hf_err_name(o.result), o.errstr);
+    cr_assert_eq(o.retries, 5);
+    cr_assert_eq(fk.calls, 6);
+    hf_wh_loader_destroy(l);
+    fflush(log);
+    cr_assert_eq(count_lines(log, "msg=\"waiting for PostgreSQL\""), 1);
+    cr_assert_eq(count_lines(log, "event=consume.retry"), 0, "retries are debug lines");
+    cr_assert_eq(count_lines(log, "event=consume.pg_back"), 1);
+    cr_assert_eq(count_lines(log, "attempts=6"), 1);
+    hf_log_init(HF_LOG_OFF, stderr);
+    fclose(log);
+}
