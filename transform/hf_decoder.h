@@ -98,6 +98,7 @@ typedef struct hf_decoded_s {
  *                       HF_VALIDATE_MAX_STRING_BYTES, holds a NUL byte or is
  *                       not UTF-8, and for more than HF_VALIDATE_MAX_ARRAY_ITEMS
  *                       items in one array or map
+ *   HF_ERR_DECODE also for a float or double that is NaN or infinite
  * out->reason names the case precisely (HF_DR_*); errstr says where (field
  * path) and why. On HF_OK *out is filled; on error
  * only has_fingerprint and fingerprint are (event_type and value are NULL,
