@@ -104,6 +104,10 @@ hf_err_t hf_jsonl_render(const char *line, size_t len, hf_jsonl_row_t *row, hf_r
     if (!root) {
         char d[256];
         snprintf(d, sizeof(d), "column %d: %s", je.column, je.text);
+        /* a number beyond the double range (1e999): Jansson refuses it
+         * rather than give infinity; name it as the CSV reader does */
+        if (strstr(je.text, "real number overflow"))
+            return hf__rej(rej, "not_finite", "", d);
         return hf__rej(rej, "json_syntax", "", d);
     }
     if (!json_is_object(root)) {

@@ -40,7 +40,8 @@ typedef struct hf_jsonl_row_s {
 
 /* Parse line[0..len) as one JSON object. HF_OK with row filled (free it
  * with hf_jsonl_row_free), or HF_ERR_INVALID with *rej filled: reasons
- * json_syntax, json_not_object, json_value_type. */
+ * json_syntax, json_not_object, json_value_type, and not_finite for a number
+ * beyond the double range (1e999; JSON has no NaN or Infinity literal). */
 hf_err_t hf_jsonl_render(const char *line, size_t len, hf_jsonl_row_t *row, hf_reject_t *rej)
     __attribute__((warn_unused_result));
 void hf_jsonl_row_free(hf_jsonl_row_t *row);

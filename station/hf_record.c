@@ -132,21 +132,31 @@ bool hf__parse_i64(const char *p, size_t len, int64_t *out)
     return true;
 }
 
-static bool hf__parse_double(hf__b_t *b, const char *p, size_t len, double *out)
+/* NULL and *out set, or the reason: HF_RR_NOT_NUMBER for what is no decimal
+ * number, HF_RR_NOT_FINITE for "nan", "inf", "infinity" (any case, signed)
+ * and for a decimal number beyond the double range ("1e999"), which the
+ * consumer would quarantine as not_finite. */
+static const char *hf__parse_double(hf__b_t *b, const char *p, size_t len, double *out)
 {
     if (len > 64)
-        return false;
+        return HF_RR_NOT_NUMBER;
+    size_t sign = len && (p[0] == '-' || p[0] == '+') ? 1 : 0;
+    if (hf__ieq(p + sign, len - sign, "nan") || hf__ieq(p + sign, len - sign, "inf") ||
+        hf__ieq(p + sign, len - sign, "infinity"))
+        return HF_RR_NOT_FINITE;
     for (size_t i = 0; i < len; i++) /* strtod also takes hex, inf, nan: refuse them */
         if (!((p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '-' || p[i] == '+' ||
               p[i] == 'e' || p[i] == 'E'))
-            return false;
+            return HF_RR_NOT_NUMBER;
     const char *s = hf__cstr(b, p, len);
     char *end;
     double v = strtod(s, &end);
-    if (end != s + len || !isfinite(v))
-        return false;
+    if (end != s + len)
+        return HF_RR_NOT_NUMBER;
+    if (!isfinite(v))
+        return HF_RR_NOT_FINITE;
     *out = v;
-    return true;
+    return NULL;
 }
 
 bool hf__ieq(const char *p, size_t len, const char *lit)
@@ -357,10 +367,15 @@ hf_err_t hf__set_generic(hf__b_t *b, avro_value_t *fv, avro_schema_t ts, bool op
     }
     case AVRO_FLOAT:
     case AVRO_DOUBLE: {
-        double v;
-        if (!hf__parse_double(b, p, len, &v))
-            return hf__rej(b, HF_RR_NOT_NUMBER, name, "'%s' is not a decimal number",
-                           hf__quote(q, p, len));
+        double v = 0;
+        const char *why = hf__parse_double(b, p, len, &v);
+        if (!why && avro_typeof(ts) == AVRO_FLOAT && !isfinite((float)v))
+            why = HF_RR_NOT_FINITE; /* finite as a double, beyond a float */
+        if (why && strcmp(why, HF_RR_NOT_NUMBER) == 0)
+            return hf__rej(b, why, name, "'%s' is not a decimal number", hf__quote(q, p, len));
+        if (why)
+            return hf__rej(b, why, name, "'%s' is not a finite number (NaN or beyond %s range)",
+                           hf__quote(q, p, len), avro_typeof(ts) == AVRO_FLOAT ? "float" : "double");
         avro_value_t t = hf__target(fv, opt);
         if (avro_typeof(ts) == AVRO_FLOAT)
             avro_value_set_float(&t, (float)v);

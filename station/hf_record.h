@@ -25,6 +25,7 @@
 #define HF_RR_DUPLICATE_COLUMN "duplicate_column"
 #define HF_RR_NOT_INTEGER "not_integer"
 #define HF_RR_NOT_NUMBER "not_number"
+#define HF_RR_NOT_FINITE "not_finite" /* NaN, +-Infinity, beyond the double range */
 #define HF_RR_NOT_BOOLEAN "not_boolean"
 #define HF_RR_ENUM "enum_value"
 #define HF_RR_UUID "uuid_format"

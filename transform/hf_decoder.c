@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -297,6 +298,12 @@ static hf_err_t hf__read_double_bits(hf__rd_t *rd, size_t n, double *out)
     } else {
         memcpy(out, &bits, 8);
     }
+    /* NaN and +-Infinity are valid IEEE 754 but no measurement: refuse them
+     * here so nothing downstream has to (int/long promoted to float/double
+     * is always finite: |long| < 2^63 < FLT_MAX). */
+    if (!isfinite(*out))
+        return hf__rd_fail(rd, HF_ERR_DECODE, HF_DR_NOT_FINITE, "%s %s",
+                           n == 4 ? "float" : "double", isnan(*out) ? "NaN" : "infinite");
     return HF_OK;
 }
 

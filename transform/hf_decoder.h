@@ -51,6 +51,7 @@ void hf_decoder_destroy(hf_decoder_t *dec); /* NULL is a no-op */
 #define HF_DR_ENUM_INDEX "enum_index"            /* enum index outside the symbols */
 #define HF_DR_UNION_INDEX "union_index"          /* union index outside the branches */
 #define HF_DR_BOOLEAN "bad_boolean"              /* boolean byte other than 0/1 */
+#define HF_DR_NOT_FINITE "not_finite"            /* float/double NaN or +-Infinity */
 #define HF_DR_TOO_DEEP "too_deep"                /* nesting deeper than 64 */
 #define HF_DR_UNRESOLVABLE "unresolvable"        /* writer enum symbol / union branch the
                                                     reader cannot represent */
@@ -97,6 +98,7 @@ typedef struct hf_decoded_s {
  *                       HF_VALIDATE_MAX_STRING_BYTES, holds a NUL byte or is
  *                       not UTF-8, and for more than HF_VALIDATE_MAX_ARRAY_ITEMS
  *                       items in one array or map
+ *   HF_ERR_DECODE also for a float or double that is NaN or infinite
  * out->reason names the case precisely (HF_DR_*); errstr says where (field
  * path) and why. On HF_OK *out is filled; on error
  * only has_fingerprint and fingerprint are (event_type and value are NULL,

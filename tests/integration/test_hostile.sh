@@ -85,31 +85,34 @@ while read -r topic want; do
 done < <(cut -f2 "$T_TMP/manifest.tsv" | sort | uniq -c | awk '{print $2, $1}')
 
 # ---- the station side: the hostile exports through hemoflow publish
-rc=0
-"$HF_BIN" publish --type DonationCollected "$F"/publish/DonationCollected.hostile.{csv,jsonl} \
-  >"$T_TMP/pub.out" 2>"$T_TMP/pub.err" || rc=$?
-t_eq "$rc" 3 "publish exit status with rejected rows ($(tail -2 "$T_TMP/pub.err"))"
-accepted=0 rejected=0
-for fmt in csv jsonl; do
-  file="$F/publish/DonationCollected.hostile.$fmt"
-  while IFS=$'\t' read -r line outcome; do
-    [[ $line == \#* ]] && continue
-    got=$(grep -a "^$file:$line: rejected " "$T_TMP/pub.err" || true)
-    if [[ $outcome == accepted ]]; then
-      [[ -z $got ]] || t_fail "$fmt line $line was rejected: $got"
-      accepted=$((accepted + 1))
-    else
-      [[ $got == *" $outcome"* ]] || t_fail "$fmt line $line: expected '$outcome', got '${got:-no rejection}'"
-      rejected=$((rejected + 1))
-    fi
-  done <"$file.expect"
+n_pub=0
+for type in DonationCollected DonorEligibilityAssessed; do
+  rc=0
+  "$HF_BIN" publish --type "$type" "$F/publish/$type".hostile.{csv,jsonl} \
+    >"$T_TMP/pub.out" 2>"$T_TMP/pub.err" || rc=$?
+  t_eq "$rc" 3 "$type: publish exit status with rejected rows ($(tail -2 "$T_TMP/pub.err"))"
+  accepted=0 rejected=0
+  for fmt in csv jsonl; do
+    file="$F/publish/$type.hostile.$fmt"
+    while IFS=$'\t' read -r line outcome; do
+      [[ $line == \#* ]] && continue
+      got=$(grep -a "^$file:$line: rejected " "$T_TMP/pub.err" || true)
+      if [[ $outcome == accepted ]]; then
+        [[ -z $got ]] || t_fail "$type $fmt line $line was rejected: $got"
+        accepted=$((accepted + 1))
+      else
+        [[ $got == *" $outcome"* ]] || t_fail "$type $fmt line $line: expected '$outcome', got '${got:-no rejection}'"
+        rejected=$((rejected + 1))
+      fi
+    done <"$file.expect"
+  done
+  t_eq "$(grep -ac ': rejected reason=' "$T_TMP/pub.err")" "$rejected" "$type: rejection lines"
+  grep -q "^publish: read=$((accepted + rejected)) accepted=$accepted rejected=$rejected delivered=$accepted still_spooled=0\$" \
+    "$T_TMP/pub.out" || t_fail "$type: publish summary: $(cat "$T_TMP/pub.out")"
+  n_pub=$((n_pub + accepted))
+  # raw ID numbers and the key never reach stderr (rejections show no raw IDs)
+  ! grep -aq '320102199003151239' "$T_TMP"/pub.err || t_fail "a raw ID number is in publish's output"
 done
-t_eq "$(grep -ac ': rejected reason=' "$T_TMP/pub.err")" "$rejected" "rejection lines"
-grep -q "^publish: read=$((accepted + rejected)) accepted=$accepted rejected=$rejected delivered=$accepted still_spooled=0\$" \
-  "$T_TMP/pub.out" || t_fail "publish summary: $(cat "$T_TMP/pub.out")"
-n_pub=$accepted
-# raw ID numbers and the key never reach stderr (rejections show no raw IDs)
-! grep -aq '320102199003151239' "$T_TMP"/pub.err || t_fail "a raw ID number is in publish's output"
 
 # ---- one consumer run takes all of it, and its metrics name each reason
 n_quar=$(awk -F'\t' '$7 != "loaded" && $7 != "duplicate"' "$T_TMP/manifest.tsv" | wc -l)
@@ -170,7 +173,7 @@ t_eq "$(t_sql "SELECT string_agg(DISTINCT sqlstate, ',') FROM hemoflow.hf_quaran
 
 # the fact tables: exactly the valid events, once each
 { awk -F'\t' '$7 == "loaded" {print $8}' "$T_TMP/manifest.tsv"
-  for i in 1 9 11 13 101 108; do printf '7c0f0000-0000-4000-8000-%012d\n' "$i"; done; } | sort >"$T_TMP/ids.want"
+  for i in 1 9 11 13 101 108 201 208 301 307; do printf '7c0f0000-0000-4000-8000-%012d\n' "$i"; done; } | sort >"$T_TMP/ids.want"
 t_eq "$(wc -l <"$T_TMP/ids.want")" "$n_load" "valid events expected"
 FACTS="donation_collected donor_registered adverse_event_reported component_produced
   donor_eligibility_assessed inventory_snapshot screening_result_recorded transfusion_administered
@@ -198,6 +201,13 @@ t_eq "$(t_sql "SELECT count(*) FROM hemoflow.donation_collected WHERE event_id =
   1 "a 1024-byte string (the limit) is loaded"
 t_eq "$(t_sql "SELECT procedure || ':' || coalesce(volume_ml::text, 'null') FROM hemoflow.donation_collected WHERE event_id = '5e1f0000-0000-4000-8000-000000000043'")" \
   "unknown:null" "procedure unknown is kept without a volume check"
+# doubles: none is NaN or infinite; the largest finite one is kept exactly
+t_eq "$(t_sql "SELECT count(*) FROM hemoflow.donor_eligibility_assessed WHERE weight_kg IN ('NaN', 'Infinity', '-Infinity')")$(t_sql "SELECT count(*) FROM hemoflow.screening_result_recorded WHERE value IN ('NaN', 'Infinity', '-Infinity')")" \
+  00 "no NaN or infinite double in the warehouse"
+t_eq "$(t_sql "SELECT weight_kg = 1.7976931348623157e308::float8 FROM hemoflow.donor_eligibility_assessed WHERE event_id = '$(case_id 61)'")" \
+  t "the largest finite double (Kafka) is loaded"
+t_eq "$(t_sql "SELECT weight_kg = 1.7976931348623157e308::float8 FROM hemoflow.donor_eligibility_assessed WHERE event_id = '7c0f0000-0000-4000-8000-000000000208'")" \
+  t "the largest finite double (CSV) is loaded"
 
 # offsets cover every message; each quarantine was logged once, without raw bytes
 t_eq "$(t_sql "SELECT coalesce(sum(next_offset), 0) FROM hemoflow.hf_offsets")" "$n_msgs" "offsets stored in hf_offsets"
@@ -205,4 +215,4 @@ t_eq "$(t_sql "SELECT coalesce(sum(next_offset), 0) FROM hemoflow.hf_offsets")" 
 t_eq "$(grep -cE 'event=(consume.quarantine|warehouse.row_rejected) ' "$T_TMP/consume.err")" "$n_quar" \
   "consume.quarantine and warehouse.row_rejected log lines"
 ! grep -aq 'hf-pwned' "$T_TMP/consume.err" || t_fail "a message's text reached consume's log"
-t_pass "$n_cases raw messages ($n_quar quarantined, each with its reason) and 21 station export lines ($n_pub published): exact"
+t_pass "$n_cases raw messages ($n_quar quarantined, each with its reason) and 36 station export lines ($n_pub published): exact"

@@ -501,6 +501,54 @@ Test(station, rejections_have_stable_reasons)
     hf_station_destroy(st);
 }
 
+/* A double field takes a decimal number; NaN and the infinities, spelled or
+ * reached by overflow, are refused as the consumer would quarantine them
+ * (not_finite), anything else that is no number as not_number. */
+Test(station, doubles_must_be_finite)
+{
+    hf_station_t *st = offline_station();
+    hf_reject_t rej;
+    hf_field_t de[] = {
+        {"facility_id", "32010001"}, {"province_code", "32"},
+        {"occurred_at", "2026-03-02T09:00:00+08:00"}, {"donor_id", "320102199003151239"},
+        {"outcome", "accepted"}, {"hb_g_per_l", "140"}, {"weight_kg", "60.0"},
+        {"first_time", "true"},
+    };
+    cr_assert_eq(hf_station_submit(st, "DonorEligibilityAssessed", de, 8, NULL, &rej), HF_OK,
+                 "%s %s", rej.reason, rej.detail);
+    de[6].value = "1.7976931348623157e308"; /* the largest double */
+    cr_assert_eq(hf_station_submit(st, "DonorEligibilityAssessed", de, 8, NULL, &rej), HF_OK,
+                 "%s %s", rej.reason, rej.detail);
+    const char *not_finite[] = {"nan", "NaN", "-nan", "inf", "+Inf", "-inf", "infinity",
+                                "-INFINITY", "1e999", "-1e999", "1.8e308"};
+    for (size_t k = 0; k < sizeof(not_finite) / sizeof(not_finite[0]); k++) {
+        de[6].value = not_finite[k];
+        cr_assert_str_eq(reject_reason(st, "DonorEligibilityAssessed", de, 8, &rej), "not_finite",
+                         "%s: %s", not_finite[k], rej.detail);
+        cr_assert_str_eq(rej.field, "weight_kg");
+    }
+    const char *not_number[] = {"0x1p3", "nanx", "in", "6O", "1e", "--1"};
+    for (size_t k = 0; k < sizeof(not_number) / sizeof(not_number[0]); k++) {
+        de[6].value = not_number[k];
+        cr_assert_str_eq(reject_reason(st, "DonorEligibilityAssessed", de, 8, &rej), "not_number",
+                         "'%s': %s", not_number[k], rej.detail);
+    }
+    hf_field_t sr[] = {
+        {"facility_id", "32010001"},   {"province_code", "32"},
+        {"occurred_at", "2026-03-02T09:00:00+08:00"}, {"din", "J320126000101"},
+        {"marker", "hbsag"},           {"method", "elisa"},
+        {"result", "non_reactive"},     {"value", "-Infinity"},
+        {"is_final", "true"},
+    };
+    cr_assert_str_eq(reject_reason(st, "ScreeningResultRecorded", sr, 9, &rej), "not_finite",
+                     "%s", rej.detail);
+    cr_assert_str_eq(rej.field, "value");
+    sr[7].value = "0.12";
+    cr_assert_eq(hf_station_submit(st, "ScreeningResultRecorded", sr, 9, NULL, &rej), HF_OK,
+                 "%s %s", rej.reason, rej.detail);
+    hf_station_destroy(st);
+}
+
 /* The text and array limits the consumer applies too (hf_validate.h): the
  * station refuses what the decoder would quarantine. */
 Test(station, text_and_array_limits)
