@@ -129,6 +129,9 @@ static const hf__key_t hf__keys[] = {
      "Width of each event-date range partition."},
     {"warehouse.partitions_ahead", HF_T_INT, "3", 0, 366, NULL, false,
      "How many months (or days) of partitions are created ahead of today."},
+    {"warehouse.migrate_connections", HF_T_INT, "4", 1, 64, NULL, false,
+     "Connections migrate and partitions use to create partitions side by side (one "
+     "statement per fact table and province in flight on each)."},
     {"warehouse.loader_role", HF_T_STR, "hemoflow_loader", 0, 0, NULL, false,
      "Role that may only write fact and control tables."},
     {"warehouse.analyst_role", HF_T_STR, "hemoflow_analyst", 0, 0, NULL, false,

@@ -4,6 +4,7 @@
  * privileges, and partitions created ahead (see hf_migrate.h).
  */
 #include "hf_migrate.h"
+#include "hf_migrate_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,8 +161,7 @@ static hf_err_t hf__checksums(PGconn *c, hf__mlist_t *l, char *errstr, size_t er
 
 /* ==== helpers ==== */
 
-static void hf__say(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hf__say(FILE *out, const char *fmt, ...)
+void hf__say(FILE *out, const char *fmt, ...)
 {
     if (!out)
         return;
@@ -173,7 +173,7 @@ static void hf__say(FILE *out, const char *fmt, ...)
     fflush(out);
 }
 
-static hf_err_t hf__connect(const hf_config_t *cfg, PGconn **c, char *errstr, size_t errstr_size)
+hf_err_t hf__connect(const hf_config_t *cfg, PGconn **c, char *errstr, size_t errstr_size)
 {
     char *ci = hf_config_pg_conninfo(cfg);
     hf_err_t err = hf__pg_connect(ci, "hemoflow-migrate", c, errstr, errstr_size);
@@ -183,9 +183,8 @@ static hf_err_t hf__connect(const hf_config_t *cfg, PGconn **c, char *errstr, si
 
 /* Run a statement whose one-row, one-column text result goes to out
  * (NULL result -> ""). */
-static hf_err_t hf__query1(PGconn *c, const char *sql, int n, const char *const *params,
-                           char *out, size_t out_size, bool *found, char *errstr,
-                           size_t errstr_size)
+hf_err_t hf__query1(PGconn *c, const char *sql, int n, const char *const *params, char *out,
+                    size_t out_size, bool *found, char *errstr, size_t errstr_size)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     hf_err_t err = HF_OK;
@@ -351,141 +350,6 @@ static hf_err_t hf__grant(PGconn *c, const char *loader, const char *analyst, bo
     PQfreemem(L);
     PQfreemem(A);
     PQfreemem(db);
-    return err;
-}
-
-/* ==== partitions ==== */
-
-static bool hf__parse_date(const char *s, int32_t *days)
-{
-    int y, m, d;
-    char tail;
-    if (!s || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1 ||
-        !hf_cal_date_valid(y, m, d)) /* rejects 2026-02-30 */
-        return false;
-    *days = (int32_t)hf_cal_days_from_civil(y, m, d);
-    return true;
-}
-
-static int32_t hf__next_period(int32_t p, bool daily)
-{
-    return daily ? p + 1 : hf_cal_next_month(p);
-}
-
-#define HF__MAX_PERIODS 1000
-
-static hf_err_t hf__partitions(PGconn *c, int ahead, const char *from, const char *to,
-                               FILE *out, size_t *created_out, char *errstr, size_t errstr_size)
-{
-    char gran[16], today[16];
-    hf_err_t err = hf__query1(c, "SELECT value FROM hemoflow.hf_settings"
-                                 " WHERE key = 'partition_granularity'",
-                              0, NULL, gran, sizeof(gran), NULL, errstr, errstr_size);
-    if (!err)
-        err = hf__query1(c, "SELECT current_date::text", 0, NULL, today, sizeof(today), NULL,
-                         errstr, errstr_size);
-    if (err)
-        return err;
-    if (!gran[0])
-        return hf_err_set(HF_ERR_SCHEMA, errstr, errstr_size,
-                          "warehouse not migrated (no partition_granularity): run 'hemoflow "
-                          "migrate'");
-    bool daily = strcmp(gran, "day") == 0;
-    int32_t lo, hi;
-    if (from || to) {
-        if (!hf__parse_date(from, &lo) || !hf__parse_date(to, &hi) || hi < lo)
-            return hf_err_set(HF_ERR_USAGE, errstr, errstr_size,
-                              "--from and --to need dates YYYY-MM-DD with from <= to");
-        lo = hf__wh_period_start(lo, daily);
-    } else {
-        if (!hf__parse_date(today, &lo))
-            return hf_err_set(HF_ERR_PG, errstr, errstr_size, "unexpected current_date '%s'",
-                              today);
-        lo = hf__wh_period_start(lo, daily);
-        hi = lo;
-        for (int i = 0; i < ahead; i++)
-            hi = hf__next_period(hi, daily);
-    }
-    int32_t *days = hf_calloc(HF__MAX_PERIODS, sizeof(int32_t));
-    size_t nd = 0;
-    for (int32_t p = lo; p <= hi; p = hf__next_period(p, daily)) {
-        if (nd == HF__MAX_PERIODS) {
-            hf_free(days);
-            return hf_err_set(HF_ERR_USAGE, errstr, errstr_size,
-                              "more than %d %s partitions per table and province requested",
-                              HF__MAX_PERIODS, gran);
-        }
-        days[nd++] = p;
-    }
-    PGresult *r = PQexec(c, "SELECT table_name FROM hemoflow.hf_fact_tables ORDER BY 1");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        err = hf__pg_fail(c, r, "read hemoflow.hf_fact_tables", NULL, errstr, errstr_size);
-        PQclear(r);
-        hf_free(days);
-        return err;
-    }
-    size_t created = 0;
-    for (int t = 0; t < PQntuples(r) && !err; t++) {
-        for (size_t p = 0; p < HF_PROVINCE_COUNT && !err; p++) {
-            size_t n = 0;
-            err = hf__wh_ensure_partitions(c, PQgetvalue(r, t, 0), hf_provinces[p].code, days, nd, &n,
-                                           errstr, errstr_size);
-            created += n;
-        }
-    }
-    char first[11], last[11];
-    hf_cal_date_format(lo, first);
-    hf_cal_date_format(days[nd - 1], last);
-    if (!err)
-        hf__say(out, "partitions: %d tables x %d provinces x %zu %s periods (%s .. %s): %zu created",
-                PQntuples(r), HF_PROVINCE_COUNT, nd, gran, first, last, created);
-    PQclear(r);
-    hf_free(days);
-    if (created_out)
-        *created_out = created;
-    return err;
-}
-
-hf_err_t hf_migrate_partitions(const hf_config_t *cfg, int ahead, const char *from,
-                               const char *to, FILE *out, size_t *created, char *errstr,
-                               size_t errstr_size)
-{
-    PGconn *c;
-    hf_err_t err = hf__connect(cfg, &c, errstr, errstr_size);
-    if (err)
-        return err;
-    if (ahead < 0)
-        ahead = (int)hf_config_int(cfg, "warehouse.partitions_ahead");
-    err = hf__partitions(c, ahead, from, to, out, created, errstr, errstr_size);
-    PQfinish(c);
-    return err;
-}
-
-hf_err_t hf_migrate_list_partitions(const hf_config_t *cfg, FILE *out, char *errstr,
-                                    size_t errstr_size)
-{
-    PGconn *c;
-    hf_err_t err = hf__connect(cfg, &c, errstr, errstr_size);
-    if (err)
-        return err;
-    PGresult *r = PQexec(
-        c, "SELECT c.relname,"
-           " substring(pg_get_expr(p.relpartbound, p.oid) FROM $$IN \\('([^']+)'\\)$$),"
-           " substring(pg_get_expr(c.relpartbound, c.oid) FROM $$FROM \\('([^']+)'\\)$$),"
-           " substring(pg_get_expr(c.relpartbound, c.oid) FROM $$TO \\('([^']+)'\\)$$)"
-           " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-           " JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent"
-           " WHERE n.nspname = 'hemoflow' AND c.relkind = 'r' AND c.relispartition"
-           " ORDER BY c.relname");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        err = hf__pg_fail(c, r, "list partitions", NULL, errstr, errstr_size);
-    } else {
-        for (int i = 0; i < PQntuples(r); i++)
-            fprintf(out, "%s\t%s\t%s\t%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-    }
-    PQclear(r);
-    PQfinish(c);
     return err;
 }
 
@@ -679,8 +543,8 @@ hf_err_t hf_migrate_run(const hf_config_t *cfg, bool dry_run, FILE *out, char *e
         if (!err)
             err = hf__ind_settings(c, cfg, errstr, errstr_size);
         if (!err)
-            err = hf__partitions(c, (int)hf_config_int(cfg, "warehouse.partitions_ahead"), NULL,
-                                 NULL, out, NULL, errstr, errstr_size);
+            err = hf__partitions(cfg, c, (int)hf_config_int(cfg, "warehouse.partitions_ahead"),
+                                 NULL, NULL, out, NULL, errstr, errstr_size);
     }
     if (c)
         PQfinish(c); /* also releases the advisory lock */

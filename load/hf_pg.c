@@ -128,6 +128,17 @@ int32_t hf__wh_period_start(int32_t day, bool daily)
     return daily ? day : hf_cal_month_start(day);
 }
 
+void hf__wh_days_literal(hf_buf_t *b, const int32_t *days, size_t n)
+{
+    hf_buf_append(b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        char date[11];
+        hf_cal_date_format(days[i], date);
+        hf_buf_printf(b, "%s%s", i ? "," : "", date);
+    }
+    hf_buf_append(b, "}", 2);
+}
+
 hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *province,
                                   const int32_t *days, size_t n, size_t *created, char *errstr,
                                   size_t errstr_size)
@@ -137,19 +148,9 @@ hf_err_t hf__wh_ensure_partitions(PGconn *conn, const char *table, const char *p
     if (n == 0)
         return HF_OK;
     hf_buf_t arr = {0};
-    hf_buf_append(&arr, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        char date[11];
-        hf_cal_date_format(days[i], date);
-        hf_buf_printf(&arr, "%s%s", i ? "," : "", date);
-    }
-    hf_buf_append(&arr, "}", 2);
+    hf__wh_days_literal(&arr, days, n);
     const char *params[3] = {table, province, (const char *)arr.data};
-    PGresult *r = PQexecParams(
-        conn,
-        "SELECT count(*) FILTER (WHERE hemoflow.hf_ensure_partition($1, $2, d))"
-        " FROM unnest($3::date[]) AS d",
-        3, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(conn, HF__WH_ENSURE_SQL, 3, NULL, params, NULL, NULL, 0);
     hf_err_t err = HF_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char what[128];

@@ -38,6 +38,17 @@ void hf__pg_array_text(hf_buf_t *b, const char *s, size_t n);
 
 /* ==== partitions ==== */
 
+/* The statement behind hf__wh_ensure_partitions: $1 table, $2 province,
+ * $3 a date[] literal (hf__wh_days_literal); one row, the number of calls
+ * that created something. */
+#define HF__WH_ENSURE_SQL                                                                      \
+    "SELECT count(*) FILTER (WHERE hemoflow.hf_ensure_partition($1, $2, d))"                   \
+    " FROM unnest($3::date[]) AS d"
+
+/* Append days[n] (days since 1970) to b as a date[] literal "{YYYY-MM-DD,...}"
+ * with its terminating NUL (b->len counts it). */
+void hf__wh_days_literal(hf_buf_t *b, const int32_t *days, size_t n);
+
 /* Call hemoflow.hf_ensure_partition(table, province, day) for every day of
  * days[n] (days since 1970) in one autocommit statement. *created (may be
  * NULL) receives how many calls created something. */

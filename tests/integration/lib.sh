@@ -73,9 +73,10 @@ t_pg_field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$HF_PG_DSN"; }
 # HF_KAFKA_BOOTSTRAP, replication factor 1 unless given). Sets T_DB, T_PREFIX, T_DSN.
 t_setup_pipeline() {
   t_need HF_PG_DSN HF_KAFKA_BOOTSTRAP
-  t_create_db "hf_it_${1}_$$"
+  T_CLEAN_DBS+=("hf_it_${1}_$$")
   t_use_db "hf_it_${1}_$$"
   t_setup_kafka "$@"
+  t_clone_migrated "$T_DB"
   "$HF_BIN" migrate >"$T_TMP/migrate.out" 2>&1 || t_fail "migrate: $(cat "$T_TMP/migrate.out")"
 }
 
@@ -113,6 +114,39 @@ t_setup_kafka() {
   t_hmac_key "$T_TMP/hmac.key"
   "$HF_BIN" topics --partitions "$parts" --replication-factor "$rf" >"$T_TMP/topics.out" 2>&1 \
     || t_fail "topics: $(cat "$T_TMP/topics.out")"
+}
+
+# t_clone_migrated DB: replace the empty database DB by a copy of a warehouse
+# that `hemoflow migrate` built once for this suite run (CREATE DATABASE ...
+# TEMPLATE, seconds instead of creating ~1 550 partitions again). The template
+# is keyed by everything that decides what migrate builds: the hemoflow
+# binary, the migration files, the HEMOFLOW_WAREHOUSE_* / HEMOFLOW_INDICATORS_*
+# settings and the server's current date. The caller still runs migrate on
+# the copy (it finds the schema up to date and sets roles, privileges and
+# partitions exactly as on a fresh database). Needs HF_TEST_WORK (the
+# services' folder, set by deploy/test.sh) for the lock file.
+t_clone_migrated() {
+  local db=$1 key tmpl today
+  t_need HF_TEST_WORK
+  today=$(psql "$HF_PG_DSN" -XqAtc "SELECT current_date") || t_fail "cannot read current_date"
+  key=$( { sha256sum "$HF_BIN" "$HF_SOURCE_DIR"/schemas/sql/*.sql
+           env | grep -E '^HEMOFLOW_(WAREHOUSE|INDICATORS)_' | sort
+           echo "$today"; } | sha256sum | cut -c1-16)
+  tmpl="hf_tmpl_$key"
+  (
+    flock -w 600 9 || t_fail "template lock $HF_TEST_WORK/hf-template.lock: timed out"
+    if [[ $(psql "$HF_PG_DSN" -XqAtc "SELECT 1 FROM pg_database WHERE datname = '$tmpl'") != 1 ]]; then
+      psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"${tmpl}_new\"" -c "CREATE DATABASE \"${tmpl}_new\"" \
+        >/dev/null 2>&1 || t_fail "cannot create database ${tmpl}_new"
+      HEMOFLOW_PG_DBNAME="${tmpl}_new" "$HF_BIN" migrate >"$T_TMP/migrate-template.out" 2>&1 \
+        || t_fail "migrate (template): $(cat "$T_TMP/migrate-template.out")"
+      # published under its final name only once complete
+      psql "$HF_PG_DSN" -XqAtc "ALTER DATABASE \"${tmpl}_new\" RENAME TO \"$tmpl\"" >/dev/null \
+        || t_fail "cannot rename ${tmpl}_new"
+    fi
+    psql "$HF_PG_DSN" -XqAtc "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\" TEMPLATE \"$tmpl\"" \
+      >/dev/null || t_fail "cannot create database $db from $tmpl"
+  ) 9>>"$HF_TEST_WORK/hf-template.lock" || exit 1
 }
 
 t_sql() { psql "$T_DSN" -XqAt -v ON_ERROR_STOP=1 -c "$1"; }
