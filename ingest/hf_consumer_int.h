@@ -76,6 +76,7 @@ struct hf_consumer_s {
                                   mostly come from one partition */
     int64_t last_msg_ms;
     bool broker_down_logged;   /* "waiting for the Kafka broker" said once per outage */
+    bool ever_assigned;        /* an assignment arrived: the group and a broker were reached */
     bool fatal;                /* a permanent error ended the run */
     hf_err_t fatal_err;        /* fatal: its class (never retriable) */
     char fatal_msg[640];
