@@ -3,7 +3,7 @@
 # build/deps/librdkafka-<version>/ and skip when it is already there.
 #
 # Why: Debian 12 ships librdkafka 2.0.2 (no backport). hemoflow needs >= 2.2
-# for `fetch.queue.backoff.ms` (docs/consume.md, "Memory"): with 2.0.2 a
+# for `fetch.queue.backoff.ms` (docs/consume.md, "Resources"): with 2.0.2 a
 # consumer whose prefetch queue is small enough to bound its memory stops
 # fetching for up to a second each time the queue fills. The librdkafka
 # source tree comes from a registry this machine and CI reach: the
