@@ -94,7 +94,8 @@ static const hf__key_t hf__keys[] = {
     {"consume.memory_max_bytes", HF_T_SIZE, "48M", 1 << 20, INT64_C(1) << 34, NULL, false,
      "Memory budget: half is librdkafka's prefetch (one queue for all partitions, plus "
      "the fetch response on top), a quarter for the two batches (one built while the "
-     "other commits; each caps consume.batch_max_bytes at an eighth)."},
+     "other commits; each caps consume.batch_max_bytes at a 32nd: a batch's footprint is "
+     "~4x its bytes)."},
     {"consume.max_message_bytes", HF_T_SIZE, "1M", 64, 64 << 20, NULL, false,
      "Larger messages are quarantined (reason oversize) without decoding."},
     {"consume.shutdown_deadline_ms", HF_T_INT, "10000", 0, 600000, NULL, true,

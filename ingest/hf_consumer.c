@@ -416,6 +416,19 @@ static hf_err_t hf__kafka_set_int(rd_kafka_conf_t *kc, const char *name, int64_t
     return hf__kafka_set(kc, name, v);
 }
 
+/* consume.batch_max_bytes, capped so that the two batches (one built while
+ * the other commits) stay within their quarter of consume.memory_max_bytes.
+ * The cap counts hf_wh_batch_bytes (COPY tuples + raw messages + rows); a
+ * batch's resident footprint measured ~4x that (buffers grow by doubling and
+ * keep their size, the loader's send, probe and sort buffers), so each gets
+ * a 32nd (docs/benchmarks.md). */
+size_t hf__batch_cap(const hf_config_t *cfg)
+{
+    size_t cap = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
+    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 32;
+    return cap < mem ? cap : mem;
+}
+
 static int64_t hf__clamp(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
@@ -425,9 +438,12 @@ static int64_t hf__clamp(int64_t v, int64_t lo, int64_t hi)
  * message values (queued.max.messages.kbytes), a quarter the per-message
  * overhead the byte limit does not see (librdkafka's op per message, ~0.5
  * KiB with key and headers: queued.min.messages caps the count), a quarter
- * the fetch response that overshoots the queue (fetch.max.bytes), a
- * quarter the responses queued messages still pin (a message keeps its
- * whole response buffer). max.partition.fetch.bytes only shapes a response:
+ * the fetch response that overshoots the queue, a quarter the responses
+ * queued messages still pin (a message keeps its whole response buffer).
+ * fetch.max.bytes counts compressed bytes and a response is decompressed
+ * whole before the queue limits are looked at again: zstd on our Avro
+ * events expands up to ~8x (measured: docs/benchmarks.md), so it is an
+ * eighth of its quarter. max.partition.fetch.bytes only shapes a response:
  * the broker fills at most fetch.max.bytes whatever the partition count. */
 void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t *out)
 {
@@ -435,7 +451,7 @@ void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t 
     out->queue_kbytes = hf__clamp(quarter / 1024, 64, INT32_MAX / 1024);
     out->queue_messages = hf__clamp(quarter / 512, 256, 10000000);
     /* a larger response than 64 MiB gains nothing */
-    out->fetch_max_bytes = hf__clamp(quarter, 64 * 1024, 64 * 1024 * 1024);
+    out->fetch_max_bytes = hf__clamp(quarter / 8, 64 * 1024, 64 * 1024 * 1024);
     out->partition_fetch_bytes = out->fetch_max_bytes / 4 < 1024 * 1024
                                      ? out->fetch_max_bytes / 4
                                      : 1024 * 1024;
@@ -451,12 +467,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     c->ops = conf->ops;
     hf__window_init(c);
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
-    c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
-    /* A batch holds each message twice (raw, for quarantine, and as a COPY
-     * row), and two batches exist (one built while the other commits): an
-     * eighth of the memory budget each keeps them within their quarter. */
-    if (c->max_bytes > (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 8)
-        c->max_bytes = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 8;
+    c->max_bytes = hf__batch_cap(cfg);
     c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
     c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
     c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");

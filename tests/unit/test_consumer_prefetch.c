@@ -70,8 +70,9 @@ Test(prefetch, default_budget)
     hf_consumer_prefetch_size(INT64_C(48) << 20, &p);
     cr_expect_eq(p.queue_kbytes, 6144);
     cr_expect_eq(p.queue_messages, 12288);
-    cr_expect_eq(p.fetch_max_bytes, INT64_C(6) << 20);
-    cr_expect_eq(p.partition_fetch_bytes, INT64_C(1) << 20);
+    cr_expect_eq(p.fetch_max_bytes, INT64_C(768) << 10); /* compressed: ~8x decompressed */
+    cr_expect_eq(p.partition_fetch_bytes, INT64_C(192) << 10);
+    cr_expect_eq(p.message_max_bytes, INT64_C(768) << 10);
     cr_expect_eq(p.queue_backoff_ms, 10);
     cr_expect_leq(worst_case(&p), INT64_C(24) << 20);
     consumer_accepts(&p);
