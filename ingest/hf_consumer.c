@@ -417,15 +417,16 @@ static hf_err_t hf__kafka_set_int(rd_kafka_conf_t *kc, const char *name, int64_t
 }
 
 /* consume.batch_max_bytes, capped so that the two batches (one built while
- * the other commits) stay within their quarter of consume.memory_max_bytes.
+ * the other commits) stay within their half of consume.memory_max_bytes.
  * The cap counts hf_wh_batch_bytes (COPY tuples + raw messages + rows); a
- * batch's resident footprint measured ~4x that (buffers grow by doubling and
- * keep their size, the loader's send, probe and sort buffers), so each gets
- * a 32nd (docs/benchmarks.md). */
+ * batch's resident footprint measured ~4x that (the loader's send, probe
+ * and sort buffers, allocator slack), so each gets a 16th. Smaller batches
+ * would cost throughput: below ~6 k rows per-batch costs dominate
+ * (docs/benchmarks.md). */
 size_t hf__batch_cap(const hf_config_t *cfg)
 {
     size_t cap = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
-    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 32;
+    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 16;
     return cap < mem ? cap : mem;
 }
 
@@ -434,7 +435,7 @@ static int64_t hf__clamp(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Budget (half of consume.memory_max_bytes): a quarter of it is queued
+/* Budget (a quarter of consume.memory_max_bytes): a quarter of it is queued
  * message values (queued.max.messages.kbytes), a quarter the per-message
  * overhead the byte limit does not see (librdkafka's op per message, ~0.5
  * KiB with key and headers: queued.min.messages caps the count), a quarter
@@ -447,11 +448,11 @@ static int64_t hf__clamp(int64_t v, int64_t lo, int64_t hi)
  * the broker fills at most fetch.max.bytes whatever the partition count. */
 void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t *out)
 {
-    int64_t quarter = memory_max_bytes / 2 / 4;
+    int64_t quarter = memory_max_bytes / 4 / 4;
     out->queue_kbytes = hf__clamp(quarter / 1024, 64, INT32_MAX / 1024);
     out->queue_messages = hf__clamp(quarter / 512, 256, 10000000);
     /* a larger response than 64 MiB gains nothing */
-    out->fetch_max_bytes = hf__clamp(quarter / 8, 64 * 1024, 64 * 1024 * 1024);
+    out->fetch_max_bytes = hf__clamp(quarter / 8, 32 * 1024, 64 * 1024 * 1024);
     out->partition_fetch_bytes = out->fetch_max_bytes / 4 < 1024 * 1024
                                      ? out->fetch_max_bytes / 4
                                      : 1024 * 1024;
@@ -503,7 +504,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         return NULL;
     }
 
-    /* librdkafka's prefetch, within half of consume.memory_max_bytes
+    /* librdkafka's prefetch, within a quarter of consume.memory_max_bytes
      * whatever the partition count (hf_consumer_prefetch_size, measured in
      * docs/benchmarks.md). kafka.* keys override all of these. */
     rd_kafka_conf_t *kc = rd_kafka_conf_new();

@@ -84,8 +84,8 @@ hf_err_t hf_consumer_apply_config(hf_consumer_t *c, const hf_config_t *cfg, char
  * queued.max.messages.kbytes to that whole queue, not per partition; it
  * counts only message values against the byte limit, and one fetch
  * response per broker (up to fetch.max.bytes, decompressed) comes on top.
- * The sizes keep queue + response + per-message overhead within half of
- * the budget whatever the partition count; fetch.queue.backoff.ms (>= 2.2)
+ * The sizes keep queue + response + per-message overhead within a quarter
+ * of the budget whatever the partition count; fetch.queue.backoff.ms (>= 2.2)
  * keeps a queue that hit its limit from idling for a second. */
 typedef struct hf_consumer_prefetch_s {
     int64_t queue_kbytes;          /* queued.max.messages.kbytes */

@@ -1,7 +1,7 @@
 /*
  * Unit tests for hf_consumer_prefetch_size (no network): librdkafka's
  * prefetch settings stay within half of consume.memory_max_bytes for every
- * budget the key allows, whatever the partition count (no setting scales
+ * budget the key allows within its quarter of it, whatever the partition count (no setting scales
  * with partitions), and librdkafka creates a consumer with them unchanged
  * (it refuses, or silently adjusts, some combinations).
  */
@@ -15,10 +15,11 @@
 #include "hf_consumer.h"
 
 /* queue values + per-message overhead + one response overshooting + the
- * responses queued messages pin: the four quarters of the prefetch half */
+ * responses queued messages pin: the four quarters of the prefetch's share
+ * (fetch.max.bytes is compressed: its quarter holds it decompressed) */
 static int64_t worst_case(const hf_consumer_prefetch_t *p)
 {
-    return p->queue_kbytes * 1024 + p->queue_messages * 512 + 2 * p->fetch_max_bytes;
+    return p->queue_kbytes * 1024 + p->queue_messages * 512 + 2 * 8 * p->fetch_max_bytes;
 }
 
 static void set(rd_kafka_conf_t *kc, const char *name, int64_t v)
@@ -68,23 +69,24 @@ Test(prefetch, default_budget)
 {
     hf_consumer_prefetch_t p;
     hf_consumer_prefetch_size(INT64_C(48) << 20, &p);
-    cr_expect_eq(p.queue_kbytes, 6144);
-    cr_expect_eq(p.queue_messages, 12288);
-    cr_expect_eq(p.fetch_max_bytes, INT64_C(768) << 10); /* compressed: ~8x decompressed */
-    cr_expect_eq(p.partition_fetch_bytes, INT64_C(192) << 10);
-    cr_expect_eq(p.message_max_bytes, INT64_C(768) << 10);
+    cr_expect_eq(p.queue_kbytes, 3072);
+    cr_expect_eq(p.queue_messages, 6144);
+    cr_expect_eq(p.fetch_max_bytes, INT64_C(384) << 10); /* compressed: ~8x decompressed */
+    cr_expect_eq(p.partition_fetch_bytes, INT64_C(96) << 10);
+    cr_expect_eq(p.message_max_bytes, INT64_C(384) << 10);
     cr_expect_eq(p.queue_backoff_ms, 10);
-    cr_expect_leq(worst_case(&p), INT64_C(24) << 20);
+    cr_expect_leq(worst_case(&p), INT64_C(12) << 20);
     consumer_accepts(&p);
 }
 
-Test(prefetch, every_budget_within_half)
+Test(prefetch, every_budget_within_its_share)
 {
     for (int64_t mem = INT64_C(1) << 20; mem <= INT64_C(1) << 34; mem = mem * 3 / 2) {
         hf_consumer_prefetch_t p;
         hf_consumer_prefetch_size(mem, &p);
-        cr_expect_leq(worst_case(&p), mem / 2 > (INT64_C(1) << 19) ? mem / 2 : (INT64_C(1) << 19),
-                      "budget %" PRId64, mem);
+        /* the floors (64 KiB queue, 32 KiB fetch, 256 messages) need ~1 MiB */
+        int64_t share = mem / 4 > (INT64_C(5) << 18) ? mem / 4 : (INT64_C(5) << 18);
+        cr_expect_leq(worst_case(&p), share, "budget %" PRId64, mem);
         cr_expect_leq(p.partition_fetch_bytes, p.fetch_max_bytes, "budget %" PRId64, mem);
         cr_expect_gt(p.queue_messages, 0);
         cr_expect_gt(p.queue_backoff_ms, 0);
