@@ -128,7 +128,10 @@ for n in ['DonorRegistered','DonorEligibilityAssessed','DonationCollected','Comp
 got=$(t_sql "SELECT string_agg(reason_code || ':' || n, ' ' ORDER BY reason_code) FROM (SELECT reason_code, count(*) n FROM hemoflow.hf_quarantine GROUP BY 1) x")
 want=$(m "' '.join(f'{r}:{n}' for r, n in sorted({l['reason']: tot('hemoflow_records_quarantined_total', reason=l['reason']) for (k,l,v) in s if k=='hemoflow_records_quarantined_total'}.items()))")
 t_eq "$got" "$want" "hf_quarantine per reason vs hemoflow_records_quarantined_total"
-t_check_warehouse "$T_TMP/report.json" "$REPLAY"
+# simulate's report plus the replayed messages (they moved the offsets too)
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["totals"]["messages"] += int(sys.argv[2]); json.dump(r, open(sys.argv[3], "w"))' \
+  "$T_TMP/report.json" "$REPLAY" "$T_TMP/report.replayed.json"
+t_check_warehouse "$T_TMP/report.replayed.json"
 
 # lag, partitions, connections, readiness
 t_eq "$(m "tot('hemoflow_kafka_partitions_assigned')")" 30 "partitions assigned"
