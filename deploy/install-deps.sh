@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian packages hemoflow needs to build, test and run locally.
-# Runs apt-get as root (or through sudo); does nothing when all are present.
+# Install the Debian packages hemoflow needs to build, test and run locally,
+# then build the pinned librdkafka into build/deps/ (deploy/librdkafka.sh;
+# skipped when already built). Runs apt-get as root (or through sudo); does
+# nothing when all are present.
 # Usage: deploy/install-deps.sh
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
@@ -8,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PKGS=(
   build-essential cmake ninja-build pkg-config git python3     # toolchain
-  librdkafka-dev libpq-dev libavro-dev libjansson-dev          # Kafka, PostgreSQL, Avro, JSON
+  libpq-dev libavro-dev libjansson-dev                         # PostgreSQL, Avro, JSON
+  libsasl2-dev libcurl4-openssl-dev                            # librdkafka's build (deploy/librdkafka.sh)
   libzstd-dev libssl-dev libcriterion-dev                      # spool compression, HMAC, tests
   zlib1g-dev libinih-dev                                       # spool CRC-32, config-file syntax
   libmicrohttpd-dev                                            # the operations HTTP endpoint
@@ -20,6 +23,9 @@ PKGS=(
   clang libclang-rt-14-dev                                     # tests/fuzz: libFuzzer targets (-fsanitize=fuzzer)
   time python3-venv                                            # bench/run.sh --quick in the suite: /usr/bin/time -v, the Python peer's venv
 )
+# deploy/librdkafka.sh fetches librdkafka's source with cargo; Debian's cargo
+# only where the machine has none of its own (e.g. rustup's).
+command -v cargo >/dev/null 2>&1 || PKGS+=(cargo)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,6 +33,7 @@ for p in "${PKGS[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   hf_log "all ${#PKGS[@]} Debian packages present"
+  "$HF_REPO/deploy/librdkafka.sh" >/dev/null
   exit 0
 fi
 hf_log "installing: ${missing[*]}"
@@ -40,3 +47,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
   || hf_die "apt-get install failed for: ${missing[*]}"
 hf_log "installed ${#missing[@]} package(s)"
+"$HF_REPO/deploy/librdkafka.sh" >/dev/null

@@ -44,6 +44,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+/* fetch.queue.backoff.ms, without which a bounded prefetch queue starves
+ * the consumer, came with librdkafka 2.2; Debian 12 has 2.0.2. */
+#if RD_KAFKA_VERSION < 0x020200ff
+#error "librdkafka >= 2.2 required: deploy/librdkafka.sh builds the pinned one"
+#endif
+
 #include "hf_event_types.h"
 #include "hf_hashset.h"
 #include "hf_log.h"
@@ -306,6 +312,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
                     tp->topic, tp->partition, next);
     }
     rd_kafka_assign(c->rk, l);
+    c->ever_assigned = true;
     /* librdkafka keeps a partition's pause flag across revoke and
      * re-assignment (librdkafka issue #1849): a partition that flow control
      * paused before a rebalance and that comes back to this member would
@@ -348,10 +355,13 @@ static void hf__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* A Kafka error, from a consumed message or from the error callback. All
  * brokers down is waited out (logged once until a message arrives again); a
  * dropped connection alone is routine (librdkafka reconnects) and logged at
- * debug level. */
+ * debug level. Before the first assignment a transport error is the same
+ * wait: librdkafka >= 2.x reports an unreachable bootstrap broker only as
+ * connection failures, never as "all brokers down". */
 static void hf__kafka_error(hf_consumer_t *c, rd_kafka_resp_err_t err, const char *reason)
 {
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        (err == RD_KAFKA_RESP_ERR__TRANSPORT && !c->ever_assigned)) {
         if (!c->broker_down_logged)
             hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"%s\"",
                         reason);
@@ -388,6 +398,57 @@ static hf_err_t hf__kafka_set(void *opaque, const char *name, const char *value)
     return HF_OK;
 }
 
+static hf_err_t hf__kafka_set_int(rd_kafka_conf_t *kc, const char *name, int64_t value)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%" PRId64, value);
+    return hf__kafka_set(kc, name, v);
+}
+
+/* consume.batch_max_bytes, capped so that the two batches (one built while
+ * the other commits) stay within their half of consume.memory_max_bytes.
+ * The cap counts hf_wh_batch_bytes (COPY tuples + raw messages + rows); a
+ * batch's resident footprint measured ~4x that (the loader's send, probe
+ * and sort buffers, allocator slack), so each gets a 16th. Smaller batches
+ * would cost throughput: below ~6 k rows per-batch costs dominate
+ * (docs/benchmarks.md). */
+size_t hf__batch_cap(const hf_config_t *cfg)
+{
+    size_t cap = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
+    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 16;
+    return cap < mem ? cap : mem;
+}
+
+static int64_t hf__clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Budget (a quarter of consume.memory_max_bytes): a quarter of it is queued
+ * message values (queued.max.messages.kbytes), a quarter the per-message
+ * overhead the byte limit does not see (librdkafka's op per message, ~0.5
+ * KiB with key and headers: queued.min.messages caps the count), a quarter
+ * the fetch response that overshoots the queue, a quarter the responses
+ * queued messages still pin (a message keeps its whole response buffer).
+ * fetch.max.bytes counts compressed bytes and a response is decompressed
+ * whole before the queue limits are looked at again: zstd on our Avro
+ * events expands up to ~8x (measured: docs/benchmarks.md), so it is an
+ * eighth of its quarter. max.partition.fetch.bytes only shapes a response:
+ * the broker fills at most fetch.max.bytes whatever the partition count. */
+void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t *out)
+{
+    int64_t quarter = memory_max_bytes / 4 / 4;
+    out->queue_kbytes = hf__clamp(quarter / 1024, 64, INT32_MAX / 1024);
+    out->queue_messages = hf__clamp(quarter / 512, 256, 10000000);
+    /* a larger response than 64 MiB gains nothing */
+    out->fetch_max_bytes = hf__clamp(quarter / 8, 32 * 1024, 64 * 1024 * 1024);
+    out->partition_fetch_bytes = out->fetch_max_bytes / 4 < 1024 * 1024
+                                     ? out->fetch_max_bytes / 4
+                                     : 1024 * 1024;
+    out->message_max_bytes = out->fetch_max_bytes < 1000000 ? out->fetch_max_bytes : 1000000;
+    out->queue_backoff_ms = 10;
+}
+
 hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, size_t errstr_size)
 {
     const hf_config_t *cfg = conf->cfg;
@@ -396,12 +457,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     c->ops = conf->ops;
     hf__window_init(c);
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
-    c->max_bytes = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
-    /* A batch holds each message twice (raw, for quarantine, and as a COPY
-     * row), and two batches exist (one built while the other commits): an
-     * eighth of the memory budget each keeps them within their quarter. */
-    if (c->max_bytes > (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 8)
-        c->max_bytes = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 8;
+    c->max_bytes = hf__batch_cap(cfg);
     c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
     c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
     c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");
@@ -441,22 +497,19 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         return NULL;
     }
 
-    /* librdkafka's prefetch. librdkafka 2.0 applies queued.min.messages and
-     * queued.max.messages.kbytes to EACH partition's fetch queue, and a
-     * partition whose queue is over either is not fetched again until a
-     * later fetch round, so small queues starve the consumer (measured: 0.15x
-     * the throughput with 1 MiB per partition). Until librdkafka >= 2.2
-     * (consumer-wide queue limits, fetch.queue.backoff.ms) the queue per
-     * partition is half of consume.memory_max_bytes; fetch responses are kept
-     * small. kafka.* keys override all of these. See docs/benchmarks.md. */
+    /* librdkafka's prefetch, within a quarter of consume.memory_max_bytes
+     * whatever the partition count (hf_consumer_prefetch_size, measured in
+     * docs/benchmarks.md). kafka.* keys override all of these. */
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int64_t mem = hf_config_int(cfg, "consume.memory_max_bytes");
-    char v[64];
-    snprintf(v, sizeof(v), "%" PRId64, mem / 2 / 1024 > 1024 ? mem / 2 / 1024 : 1024);
+    hf_consumer_prefetch_t pf;
+    hf_consumer_prefetch_size(hf_config_int(cfg, "consume.memory_max_bytes"), &pf);
     hf_err_t e = HF_OK;
-    e = e ? e : hf__kafka_set(kc, "queued.max.messages.kbytes", v);
-    e = e ? e : hf__kafka_set(kc, "fetch.max.bytes", "2097152");
-    e = e ? e : hf__kafka_set(kc, "max.partition.fetch.bytes", "262144");
+    e = e ? e : hf__kafka_set_int(kc, "queued.max.messages.kbytes", pf.queue_kbytes);
+    e = e ? e : hf__kafka_set_int(kc, "queued.min.messages", pf.queue_messages);
+    e = e ? e : hf__kafka_set_int(kc, "fetch.max.bytes", pf.fetch_max_bytes);
+    e = e ? e : hf__kafka_set_int(kc, "max.partition.fetch.bytes", pf.partition_fetch_bytes);
+    e = e ? e : hf__kafka_set_int(kc, "fetch.queue.backoff.ms", pf.queue_backoff_ms);
+    e = e ? e : hf__kafka_set_int(kc, "message.max.bytes", pf.message_max_bytes);
     e = e ? e : hf__kafka_set(kc, "group.id", hf_config_str(cfg, "consume.group_id"));
     e = e ? e : hf__kafka_set(kc, "enable.auto.commit", "false");
     e = e ? e : hf__kafka_set(kc, "enable.auto.offset.store", "false");

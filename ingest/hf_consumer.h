@@ -76,6 +76,31 @@ void hf_consumer_stats(const hf_consumer_t *c, hf_consumer_stats_t *out);
 hf_err_t hf_consumer_apply_config(hf_consumer_t *c, const hf_config_t *cfg, char *errstr,
                                   size_t errstr_size);
 
+/* ==== librdkafka's prefetch, sized from consume.memory_max_bytes ==== */
+
+/* What hf_consumer_new sets (kafka.* keys override each). With a
+ * subscribed consumer whose partitions all feed one queue, librdkafka
+ * (>= 1.x, checked in 2.12) applies queued.min.messages and
+ * queued.max.messages.kbytes to that whole queue, not per partition; it
+ * counts only message values against the byte limit, and one fetch
+ * response per broker (up to fetch.max.bytes, decompressed) comes on top.
+ * The sizes keep queue + response + per-message overhead within a quarter
+ * of the budget whatever the partition count; fetch.queue.backoff.ms (>= 2.2)
+ * keeps a queue that hit its limit from idling for a second. */
+typedef struct hf_consumer_prefetch_s {
+    int64_t queue_kbytes;          /* queued.max.messages.kbytes */
+    int64_t queue_messages;        /* queued.min.messages */
+    int64_t fetch_max_bytes;       /* fetch.max.bytes */
+    int64_t partition_fetch_bytes; /* max.partition.fetch.bytes */
+    int64_t message_max_bytes;     /* message.max.bytes: librdkafka refuses a fetch.max.bytes
+                                      below it (a consumer produces nothing) */
+    int64_t queue_backoff_ms;      /* fetch.queue.backoff.ms */
+} hf_consumer_prefetch_t;
+
+/* Fills *out for a memory budget of memory_max_bytes (>= 1 MiB, the key's
+ * lower bound). */
+void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t *out);
+
 /* Closes the group membership (revoking cleanly) and frees; NULL no-op. */
 void hf_consumer_destroy(hf_consumer_t *c);
 

@@ -18,10 +18,13 @@
 /* ==== batches ==== */
 
 /* The batch being built is full: it waits for the loader with partitions
- * paused. */
+ * paused. The byte cap counts what the batch holds (COPY tuples, the raw
+ * messages kept for quarantine, per-row bookkeeping: about three times the
+ * message bytes), not only the messages, so that it bounds memory. */
 bool hf__batch_full(const hf_consumer_t *c)
 {
-    return c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes;
+    return c->batch_msgs >= c->max_rows || c->batch_bytes >= c->max_bytes ||
+           hf_wh_batch_bytes(c->batch) >= c->max_bytes;
 }
 
 bool hf__all_eof(const hf_consumer_t *c)

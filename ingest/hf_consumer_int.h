@@ -76,6 +76,7 @@ struct hf_consumer_s {
                                   mostly come from one partition */
     int64_t last_msg_ms;
     bool broker_down_logged;   /* "waiting for the Kafka broker" said once per outage */
+    bool ever_assigned;        /* an assignment arrived: the group and a broker were reached */
     bool fatal;                /* a permanent error ended the run */
     hf_err_t fatal_err;        /* fatal: its class (never retriable) */
     char fatal_msg[640];
@@ -96,6 +97,8 @@ struct hf_consumer_s {
 /* A permanent error ends the run (the last one is reported, as before). */
 void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* consume.batch_max_bytes within the batches' share of the memory budget. */
+size_t hf__batch_cap(const hf_config_t *cfg);
 hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition);
 /* Pause (or resume) every owned partition. */
 void hf__pause_all(hf_consumer_t *c, bool pause);
