@@ -44,6 +44,15 @@ static int hf__stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_decref(j);
     c->kafka_stats_seen = true;
     c->kafka_up = up;
+    /* Every broker down after the group was reached: librdkafka 2.12 reports
+     * that only as connection failures (never "all brokers down"), so the
+     * statistics say it (once per outage; a message arriving clears it). */
+    if (!up && c->ever_assigned && !c->broker_down_logged) {
+        hf_log_warn("consume.waiting", "msg=\"waiting for the Kafka broker\" err=\"no broker "
+                                       "connection is up\"");
+        c->broker_down_logged = true;
+        hf__hook_error(c, "kafka_transport", 1);
+    }
     return 0; /* librdkafka frees json */
 }
 

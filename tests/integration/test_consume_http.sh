@@ -64,7 +64,11 @@ while IFS='|' read -r part off; do
   kcat -C -q -b "$HF_KAFKA_BOOTSTRAP" -t "$RTOPIC" -p "$part" -o "$off" -c 1 -e -f '%s' \
     >"$T_TMP/replay/$n.bin" 2>"$T_TMP/replay/$n.err" || t_fail "kcat -C $RTOPIC [$part] @$off: $(cat "$T_TMP/replay/$n.err")"
   [[ -s $T_TMP/replay/$n.bin ]] || t_fail "kcat -C $RTOPIC [$part] @$off read nothing"
-  kcat -P -q -b "$HF_KAFKA_BOOTSTRAP" -t "$RTOPIC" -p "$part" "$T_TMP/replay/$n.bin" 2>"$T_TMP/replay/$n.err" \
+  # the same key too: a message whose key is not its facility_id is quarantined (key_mismatch)
+  key=$(kcat -C -q -b "$HF_KAFKA_BOOTSTRAP" -t "$RTOPIC" -p "$part" -o "$off" -c 1 -e -f '%k' 2>"$T_TMP/replay/$n.err") \
+    || t_fail "kcat -C (key) $RTOPIC [$part] @$off: $(cat "$T_TMP/replay/$n.err")"
+  [[ -n $key ]] || t_fail "kcat -C $RTOPIC [$part] @$off: no key"
+  kcat -P -q -b "$HF_KAFKA_BOOTSTRAP" -t "$RTOPIC" -p "$part" -k "$key" "$T_TMP/replay/$n.bin" 2>"$T_TMP/replay/$n.err" \
     || t_fail "kcat -P $RTOPIC [$part]: $(cat "$T_TMP/replay/$n.err")"
   n=$((n + 1))
 done < <(t_sql "SELECT kafka_partition, kafka_offset FROM hemoflow.donation_collected ORDER BY kafka_partition, kafka_offset LIMIT $REPLAY")
