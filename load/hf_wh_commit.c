@@ -228,7 +228,19 @@ static hf_err_t hf__cas_offsets(hf_wh_batch_t *b, char *errstr, size_t errstr_si
                                    " $3::bigint, $4::bigint)",
                                    4, NULL, p, NULL, NULL, 0);
         hf_err_t err = HF_OK;
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        const char *st = PQresultStatus(r) != PGRES_TUPLES_OK
+                             ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                             : NULL;
+        if (st && strcmp(st, "22023") == 0) {
+            /* hf_offsets_advance refuses to move an offset back: this
+             * instance's view of the partition is stale (another instance
+             * committed further), the same outcome as a lost compare-and-set */
+            err = hf_err_set(HF_ERR_CONFLICT, errstr, errstr_size,
+                             "offsets of %s [%d] moved past %lld: the partition is owned by "
+                             "another instance (%s)",
+                             topic, (int)o->partition, (long long)o->next,
+                             PQresultErrorMessage(r));
+        } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             err = hf__pg_fail(b->wh->conn, r, "offsets compare-and-set", NULL, errstr,
                               errstr_size);
             if (err == HF_ERR_PG_DATA)
