@@ -197,6 +197,10 @@ static rd_kafka_t *hf__producer_new(hf_station_t *st, char *errstr, size_t errst
     /* defaults a kafka.* key may override ... */
     if (hf__kset(&k, "compression.codec", "zstd") || hf__kset(&k, "linger.ms", "20") ||
         hf__kset(&k, "client.id", "hemoflow-publish") ||
+        /* after a broker restart librdkafka 2.12 can cache "leader -1" and
+         * hold the messages until the next periodic refresh (default 5 min,
+         * past message.timeout.ms): refresh every 10 s */
+        hf__kset(&k, "topic.metadata.refresh.interval.ms", "10000") ||
         hf_config_each_kafka(st->cfg, hf__kset, &k) ||
         /* ... and the delivery guarantee, which it may not */
         hf__kset(&k, "enable.idempotence", "true") || hf__kset(&k, "acks", "all") ||
