@@ -85,7 +85,7 @@ fi
 # in every file it wrote (services stopped first, so their logs are complete)
 echo "== Secrets in logs: every file under $WORK and the CTest logs"
 stop_services
-timed "secrets check" python3 "$HF_REPO/tests/integration/secrets_check.py" \
+timed "secrets check" timeout 900 python3 "$HF_REPO/tests/integration/secrets_check.py" \
   $( [[ -n ${HF_TEST_REGEX:-} ]] && echo --allow-none ) "$WORK" \
   "$HF_REPO"/build/Testing/Temporary/*.log \
   $( [[ ${HF_SKIP_SANITIZERS:-0} != 1 ]] && echo "$HF_REPO"/build-asan/Testing/Temporary/*.log ) \
