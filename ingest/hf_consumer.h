@@ -14,6 +14,8 @@
 #define HF_CONSUMER_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hf_catalog.h"
@@ -100,6 +102,13 @@ typedef struct hf_consumer_prefetch_s {
 /* Fills *out for a memory budget of memory_max_bytes (>= 1 MiB, the key's
  * lower bound). */
 void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t *out);
+
+/* librdkafka's statistics JSON (len bytes, not NUL-terminated): *up is
+ * true when some broker of the cluster (nodeid >= 0, not the bootstrap
+ * placeholder) has state "UP". Reads only the "brokers" object, without
+ * building the document (ingest/hf_consumer_stats.c). False, with *up
+ * false, when the document is malformed. */
+bool hf_consumer_stats_broker_up(const char *json, size_t len, bool *up);
 
 /* Closes the group membership (revoking cleanly) and frees; NULL no-op. */
 void hf_consumer_destroy(hf_consumer_t *c);

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "hf_log.h"
 #include "hf_mem.h"
 #include "hf_time.h"
@@ -28,20 +26,9 @@ static int hf__stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
     hf_consumer_t *c = opaque;
-    json_error_t je;
-    json_t *j = json_loadb(json, len, 0, &je);
-    if (!j)
+    bool up;
+    if (!hf_consumer_stats_broker_up(json, len, &up))
         return 0;
-    bool up = false;
-    const char *k;
-    json_t *b;
-    json_object_foreach(json_object_get(j, "brokers"), k, b)
-    {
-        const char *st = json_string_value(json_object_get(b, "state"));
-        if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && st && strcmp(st, "UP") == 0)
-            up = true;
-    }
-    json_decref(j);
     c->kafka_stats_seen = true;
     c->kafka_up = up;
     /* Every broker down after the group was reached: librdkafka 2.12 reports

@@ -17,8 +17,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/lib.sh"
 HF_LOG_TAG=fuzz
 cd "$HF_REPO"
 
-ALL=(frame decoder csv jsonl validate config)
-declare -A MAX_LEN=([frame]=4096 [decoder]=8192 [csv]=8192 [jsonl]=8192 [validate]=512 [config]=4096)
+ALL=(frame decoder csv jsonl validate config stats)
+declare -A MAX_LEN=([frame]=4096 [decoder]=8192 [csv]=8192 [jsonl]=8192 [validate]=512 [config]=4096 [stats]=16384)
 BUILD=${HF_FUZZ_BUILD:-$HF_REPO/build-fuzz}
 SECONDS_EACH=${HF_FUZZ_SECONDS:-15}
 JOBS=${HF_FUZZ_JOBS:-2}

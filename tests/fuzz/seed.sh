@@ -12,7 +12,7 @@ HF_LOG_TAG=fuzz
 C=tests/fuzz/corpus
 FIX=tests/fixtures
 tests/fuzz/run.sh --build-only
-mkdir -p "$C"/{frame,decoder,csv,jsonl,validate,config}
+mkdir -p "$C"/{frame,decoder,csv,jsonl,validate,config,stats}
 
 # decoder: every fixture row, encoded for every schema version; fastavro's frames
 LSAN_OPTIONS=use_unaligned=1 build-fuzz/tests/fuzz/fuzz_make_seeds "$FIX/events" "$C/decoder"
