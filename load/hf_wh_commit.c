@@ -210,52 +210,71 @@ static hf_err_t hf__insert_quarantine(hf_wh_batch_t *b, const hf__qlist_t *l, ch
     return err;
 }
 
-/* Compare-and-set every offsets range; HF_ERR_CONFLICT when one lost. */
+/* One array element of an int64 column: "{v" for the first, ",v" after. */
+static void hf__array_i64(hf_buf_t *a, size_t i, int64_t v)
+{
+    hf_buf_append(a, i ? "," : "{", 1);
+    hf_buf_put_dec(a, v);
+}
+
+/* Compare-and-set every offsets range; HF_ERR_CONFLICT when one lost. One
+ * statement for all of them (hf_offsets_advance per unnested row, in order):
+ * a statement per partition cost a round trip each, 240 per batch at 240
+ * partitions (docs/benchmarks.md). */
 static hf_err_t hf__cas_offsets(hf_wh_batch_t *b, char *errstr, size_t errstr_size)
 {
+    if (!b->noffs)
+        return HF_OK;
+    hf_buf_t t = {0}, pa = {0}, ex = {0}, nx = {0};
     for (size_t i = 0; i < b->noffs; i++) {
         const hf__offs_t *o = &b->offs[i];
-        char part[16], exp[24], next[24];
-        snprintf(part, sizeof(part), "%d", (int)o->partition);
-        snprintf(exp, sizeof(exp), "%lld", (long long)o->expected);
-        snprintf(next, sizeof(next), "%lld", (long long)o->next);
         const char *topic = b->topics[o->topic];
-        /* as the owner: the loader role may not write hf_offsets itself
-         * (migration 0005, docs/security.md) */
-        const char *p[4] = {topic, part, exp, next};
-        PGresult *r = PQexecParams(b->wh->conn,
-                                   "SELECT hemoflow.hf_offsets_advance($1, $2::integer,"
-                                   " $3::bigint, $4::bigint)",
-                                   4, NULL, p, NULL, NULL, 0);
-        hf_err_t err = HF_OK;
-        const char *st = PQresultStatus(r) != PGRES_TUPLES_OK
-                             ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
-                             : NULL;
-        if (st && strcmp(st, "22023") == 0) {
-            /* hf_offsets_advance refuses to move an offset back: this
-             * instance's view of the partition is stale (another instance
-             * committed further), the same outcome as a lost compare-and-set */
-            err = hf_err_set(HF_ERR_CONFLICT, errstr, errstr_size,
-                             "offsets of %s [%d] moved past %lld: the partition is owned by "
-                             "another instance (%s)",
-                             topic, (int)o->partition, (long long)o->next,
-                             PQresultErrorMessage(r));
-        } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            err = hf__pg_fail(b->wh->conn, r, "offsets compare-and-set", NULL, errstr,
-                              errstr_size);
-            if (err == HF_ERR_PG_DATA)
-                err = HF_ERR_PG;
-        } else if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-            err = hf_err_set(HF_ERR_CONFLICT, errstr, errstr_size,
-                             "offsets of %s [%d] are no longer %lld: the partition is owned by "
-                             "another instance",
-                             topic, (int)o->partition, (long long)o->expected);
-        }
-        PQclear(r);
-        if (err)
-            return err;
+        hf_buf_append(&t, i ? "," : "{", 1);
+        hf__pg_array_text(&t, topic, strlen(topic));
+        hf__array_i64(&pa, i, o->partition);
+        hf__array_i64(&ex, i, o->expected);
+        hf__array_i64(&nx, i, o->next);
     }
-    return HF_OK;
+    hf_buf_append(&t, "}", 2);
+    hf_buf_append(&pa, "}", 2);
+    hf_buf_append(&ex, "}", 2);
+    hf_buf_append(&nx, "}", 2);
+    /* as the owner: the loader role may not write hf_offsets itself
+     * (migration 0005, docs/security.md) */
+    const char *p[4] = {(char *)t.data, (char *)pa.data, (char *)ex.data, (char *)nx.data};
+    PGresult *r = PQexecParams(b->wh->conn,
+                               "SELECT u.t, u.p, u.e FROM unnest($1::text[], $2::integer[],"
+                               " $3::bigint[], $4::bigint[]) WITH ORDINALITY AS u(t, p, e, n, i)"
+                               " WHERE NOT hemoflow.hf_offsets_advance(u.t, u.p, u.e, u.n)"
+                               " ORDER BY u.i",
+                               4, NULL, p, NULL, NULL, 0);
+    hf_err_t err = HF_OK;
+    const char *st =
+        PQresultStatus(r) != PGRES_TUPLES_OK ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (st && strcmp(st, "22023") == 0) {
+        /* hf_offsets_advance refuses to move an offset back: this instance's
+         * view of the partition is stale (another instance committed
+         * further), the same outcome as a lost compare-and-set */
+        err = hf_err_set(HF_ERR_CONFLICT, errstr, errstr_size,
+                         "offsets moved past this batch's: a partition is owned by another "
+                         "instance (%s)",
+                         PQresultErrorMessage(r));
+    } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        err = hf__pg_fail(b->wh->conn, r, "offsets compare-and-set", NULL, errstr, errstr_size);
+        if (err == HF_ERR_PG_DATA)
+            err = HF_ERR_PG;
+    } else if (PQntuples(r) > 0) {
+        err = hf_err_set(HF_ERR_CONFLICT, errstr, errstr_size,
+                         "offsets of %s [%s] are no longer %s: the partition is owned by "
+                         "another instance",
+                         PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+    }
+    PQclear(r);
+    hf_buf_free(&t);
+    hf_buf_free(&pa);
+    hf_buf_free(&ex);
+    hf_buf_free(&nx);
+    return err;
 }
 
 /* After a lost COMMIT reply: did it commit? HF_OK + *done when every range

@@ -1259,6 +1259,52 @@ Test(warehouse, offsets_compare_and_set, .init = loading, .timeout = 120)
     hf_wh_destroy(wh2);
 }
 
+/* The compare-and-set of all of a batch's partitions is one statement: one
+ * stale partition among several loses the whole batch and moves none. */
+Test(warehouse, offsets_compare_and_set_many_partitions, .init = loading, .timeout = 120)
+{
+    hf_wh_stats_t st;
+    char err[512];
+    add_dc(fx.b, &fx.e, 1, 30, 0);
+    for (int32_t p = 0; p < 3; p++)
+        offsets_ok(fx.b, DC_TOPIC, p, -1, 10 + p);
+    commit_ok(fx.b, &st);
+    const char *offs = "SELECT string_agg(kafka_partition || ':' || next_offset, ','"
+                       " ORDER BY kafka_partition) FROM hemoflow.hf_offsets";
+    char *got = q1s(fx.c, offs);
+    cr_assert_str_eq(got, "0:10,1:11,2:12");
+    hf_free(got);
+
+    /* partition 1 stale (expects 9, holds 11) between two good ones */
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 101, 6, 30);
+    offsets_ok(fx.b, DC_TOPIC, 0, 10, 20);
+    offsets_ok(fx.b, DC_TOPIC, 1, 9, 21);
+    offsets_ok(fx.b, DC_TOPIC, 2, 12, 22);
+    cr_assert_eq(hf_wh_batch_commit(fx.b, &st, err, sizeof(err)), HF_ERR_CONFLICT);
+    cr_assert(strstr(err, "[1]") && strstr(err, "no longer 9"), "%s", err);
+    got = q1s(fx.c, offs);
+    cr_assert_str_eq(got, "0:10,1:11,2:12", "the good partitions moved: %s", got);
+    hf_free(got);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 30);
+
+    /* one partition asked to move back (refused inside the statement, 22023) */
+    offsets_ok(fx.b, DC_TOPIC, 1, 11, 5);
+    cr_assert_eq(hf_wh_batch_commit(fx.b, &st, err, sizeof(err)), HF_ERR_CONFLICT);
+    cr_assert(strstr(err, "another instance"), "%s", err);
+    got = q1s(fx.c, offs);
+    cr_assert_str_eq(got, "0:10,1:11,2:12");
+    hf_free(got);
+
+    /* all three right: all move, in one commit */
+    offsets_ok(fx.b, DC_TOPIC, 1, 11, 21);
+    commit_ok(fx.b, &st);
+    got = q1s(fx.c, offs);
+    cr_assert_str_eq(got, "0:20,1:21,2:22");
+    hf_free(got);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 36);
+}
+
 /* A loader keeping 3 window entries per partition, none replaced. */
 static void loading_window3(void)
 {
