@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+
 #include "cli.h"
 #include "hf_log.h"
 #include "hf_mem.h"
@@ -124,7 +127,7 @@ static void hf__usage(FILE *out)
             "  -s, --set KEY=VALUE   set one configuration key (repeatable; wins over file/env)\n"
             "  -l, --log-level LVL   debug, info, warn or error (same as --set log.level=LVL)\n"
             "      --help-config     list every configuration key with its default\n"
-            "  -V, --version         print the version\n"
+            "  -V, --version         print the version (and librdkafka's and libpq's)\n"
             "  -h, --help            this help\n"
             "\n"
             "Environment: HEMOFLOW_<KEY> overrides the file (HEMOFLOW_CONSUME_BATCH_MAX_ROWS);\n"
@@ -164,7 +167,11 @@ int main(int argc, char **argv)
             sets[nsets++] = level_set;
             break;
         case 'H': hf_config_print_help(stdout); rc = HF_EXIT_OK; goto out;
-        case 'V': printf("hemoflow %s\n", HF_VERSION); rc = HF_EXIT_OK; goto out;
+        case 'V':
+            printf("hemoflow %s (librdkafka %s, libpq %d)\n", HF_VERSION, rd_kafka_version_str(),
+                   PQlibVersion());
+            rc = HF_EXIT_OK;
+            goto out;
         case 'h': hf__usage(stdout); rc = HF_EXIT_OK; goto out;
         default: hf__usage(stderr); rc = HF_EXIT_USAGE; goto out;
         }

@@ -18,6 +18,9 @@ t_eq "$(rc_of "$HF_BIN")" 2 "no command"
 t_eq "$(rc_of "$HF_BIN" frobnicate)" 2 "unknown command"
 grep -q "unknown command 'frobnicate'" "$T_TMP/err" || t_fail "unknown command not named"
 t_eq "$(rc_of "$HF_BIN" --version)" 0 "--version"
+# the libraries it runs with: librdkafka >= 2.2 (fetch.queue.backoff.ms), libpq
+"$HF_BIN" --version | grep -Eq '^hemoflow [0-9.]+ \(librdkafka 2\.([2-9]|[1-9][0-9])\.[0-9]+, libpq [0-9]+\)$' \
+  || t_fail "--version: $("$HF_BIN" --version)"
 
 # configuration errors: exit 2 and name the key (file:line / env var)
 t_eq "$(rc_of "$HF_BIN" -c "$FIX/config/bad_key.conf" schemas list)" 2 "bad config key"
