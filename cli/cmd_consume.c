@@ -196,6 +196,7 @@ int hf_cmd_consume(hf_cli_t *cli, int argc, char **argv)
     if (optind < argc)
         return hf_cli_usage_error("consume", "unexpected argument '%s'", argv[optind]);
 
+    hf_mem_tune_service(); /* before any thread starts */
     char err[512];
     hf_catalog_t *cat = hf_catalog_load(hf_config_str(cli->cfg, "schemas.dir"), err, sizeof(err));
     if (!cat) {

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 static void hf__oom(size_t size)
 {
     fprintf(stderr, "level=fatal event=oom msg=\"out of memory allocating %zu bytes\"\n", size);
@@ -71,4 +75,17 @@ char *hf_asprintf(const char *fmt, ...)
 void hf_free(void *ptr)
 {
     free(ptr);
+}
+
+void hf_mem_tune_service(void)
+{
+#ifdef __GLIBC__
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (tun && strstr(tun, "glibc.malloc."))
+        return;
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, 2);
+    if (!getenv("MALLOC_MMAP_THRESHOLD_"))
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
 }
