@@ -25,7 +25,8 @@ static void hf__topics_help(FILE *out)
             "are. Prints one line per topic: created or exists.\n"
             "\n"
             "  -p, --partitions N          partitions per new topic, 1-1024 (default 6)\n"
-            "  -r, --replication-factor N  replicas per partition, 1-16 (default 1)\n"
+            "  -r, --replication-factor N  replicas per partition, 1-16 (default: the\n"
+            "                              cluster's default.replication.factor)\n"
             "  -h, --help                  this help\n"
             "\n"
             "Exit status: 0 all topics exist, 1 the cluster refused or was unreachable.\n");
@@ -53,7 +54,7 @@ int hf_cmd_topics(hf_cli_t *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int partitions = 6, rf = 1, c;
+    int partitions = 6, rf = -1, c; /* -1: the broker's default.replication.factor */
     while ((c = getopt_long(argc, argv, "p:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
@@ -116,7 +117,12 @@ int hf_cmd_topics(hf_cli_t *cli, int argc, char **argv)
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
             const char *name = rd_kafka_topic_result_name(res[i]);
             if (!e)
-                printf("created %s partitions=%d replication_factor=%d\n", name, partitions, rf);
+                if (rf > 0)
+                    printf("created %s partitions=%d replication_factor=%d\n", name, partitions,
+                           rf);
+                else
+                    printf("created %s partitions=%d replication_factor=default\n", name,
+                           partitions);
             else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                 printf("exists  %s\n", name);
             else {

@@ -112,7 +112,10 @@ t_setup_kafka() {
   # consume's operations endpoint on a free port: tests run several consumers
   export HEMOFLOW_HTTP_PORT=0
   t_hmac_key "$T_TMP/hmac.key"
-  "$HF_BIN" topics --partitions "$parts" --replication-factor "$rf" >"$T_TMP/topics.out" 2>&1 \
+  # rf "default": the cluster's default.replication.factor (no option)
+  local rfopt=(--replication-factor "$rf")
+  [[ $rf == default ]] && rfopt=()
+  "$HF_BIN" topics --partitions "$parts" "${rfopt[@]}" >"$T_TMP/topics.out" 2>&1 \
     || t_fail "topics: $(cat "$T_TMP/topics.out")"
 }
 

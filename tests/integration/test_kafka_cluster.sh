@@ -111,7 +111,13 @@ leader_moved() { # TOPIC PARTITION OLD
 
 # ==== 1. the leader's broker killed -9 during publish and consume ==========
 t0=$SECONDS
-t_setup_kafka clleader 3 3
+# hemoflow topics without --replication-factor: the cluster's own default
+# (deploy/kafka.sh start-cluster: 3), not 1
+t_setup_kafka clleader 3 default
+grep -q 'replication_factor=default' "$T_TMP/topics.out" || t_fail "topics: $(cat "$T_TMP/topics.out")"
+nrep3=$(kcat -b "$HF_KAFKA_BOOTSTRAP" -L -t "${T_PREFIX}donation_collected" \
+  | grep -Ec 'replicas: [0-9]+,[0-9]+,[0-9]+,')
+t_eq "$nrep3" 3 "partitions of ${T_PREFIX}donation_collected with 3 replicas (hemoflow topics' default)"
 export HEMOFLOW_PUBLISH_SPOOL_DIR="$T_TMP/spool-clleader"
 export HEMOFLOW_CONSUME_BATCH_MAX_ROWS=200
 "$HF_BIN" consume >"$T_TMP/l.c.out" 2>"$T_TMP/l.c.err" &
