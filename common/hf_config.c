@@ -91,11 +91,14 @@ static const hf__key_t hf__keys[] = {
      "...or this many bytes of messages..."},
     {"consume.batch_max_ms", HF_T_INT, "500", 1, 600000, NULL, true,
      "...or when its first record has waited this long."},
+    {"consume.loaders", HF_T_INT, "2", 1, 8, NULL, false,
+     "Loader connections (lanes): each commits the batches of its share of the owned "
+     "partitions in parallel with the others."},
     {"consume.memory_max_bytes", HF_T_SIZE, "48M", 1 << 20, INT64_C(1) << 34, NULL, false,
      "Memory budget: a quarter is librdkafka's prefetch (one queue for all partitions, "
-     "plus the fetch response on top), half the two batches (one built while the other "
-     "commits; each caps consume.batch_max_bytes at a 16th: a batch's footprint is ~4x "
-     "its bytes)."},
+     "plus the fetch response on top), half the batches (two per loader, one built while "
+     "the other commits; each caps consume.batch_max_bytes at a 16th divided by "
+     "consume.loaders: a batch's footprint is ~4x its bytes)."},
     {"consume.max_message_bytes", HF_T_SIZE, "1M", 64, 64 << 20, NULL, false,
      "Larger messages are quarantined (reason oversize) without decoding."},
     {"consume.shutdown_deadline_ms", HF_T_INT, "10000", 0, 600000, NULL, true,

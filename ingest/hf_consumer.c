@@ -19,6 +19,14 @@
  * offset. When k fails with a conflict both are stale and both are
  * abandoned.
  *
+ * Lanes (consume.loaders): each lane is one loader thread with its own
+ * PostgreSQL connection and its own two batches. At assignment every owned
+ * partition is given to one lane (round robin), and each message goes to
+ * its partition's lane, so the paragraph above holds per lane while the
+ * lanes commit in parallel: PostgreSQL runs a COPY on one core per
+ * connection. A failure abandons only its lane's batches. The lanes of one
+ * instance meet in the warehouse exactly as two instances do.
+ *
  * Transient failures (PostgreSQL down, serialization failure): the loader
  * retries the same batch with capped exponential backoff and reconnects;
  * this thread keeps polling Kafka (group membership stays alive) and
@@ -148,7 +156,7 @@ void hf__rewind(hf_consumer_t *c)
 
 /* ==== messages ==== */
 
-static void hf__quarantine(hf_consumer_t *c, const rd_kafka_message_t *m, const char *event_type,
+static void hf__quarantine(hf__lane_t *l, const rd_kafka_message_t *m, const char *event_type,
                            const uint64_t *fp, const char *reason, const char *detail)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -159,7 +167,7 @@ static void hf__quarantine(hf_consumer_t *c, const rd_kafka_message_t *m, const 
                             .fingerprint = fp ? *fp : 0, .reason_code = reason, .detail = detail,
                             .raw = m->payload, .raw_len = m->len};
     char err[256];
-    if (hf_wh_batch_add_quarantine(c->batch, &q, err, sizeof(err)) != HF_OK)
+    if (hf_wh_batch_add_quarantine(l->batch, &q, err, sizeof(err)) != HF_OK)
         hf_log_error("consume.quarantine_failed", "topic=%s partition=%" PRId32 " offset=%" PRId64
                      " err=\"%s\"", topic, m->partition, m->offset, err);
 }
@@ -228,35 +236,36 @@ static void hf__take(hf_consumer_t *c, const rd_kafka_message_t *m)
         return; /* already taken (a seek replayed it) */
     if (p->pos >= 0 && m->offset > p->pos && !hf__gap_accepted(c, p, m->offset))
         return; /* rewound to p->pos: the skipped messages come again */
-    if (c->batch_msgs == 0)
-        c->batch_started_ms = hf_time_mono_ms();
+    hf__lane_t *l = hf__lane_of(c, p);
+    if (l->batch_msgs == 0)
+        l->batch_started_ms = hf_time_mono_ms();
     hf__hook_take(c, p, m);
     p->pos = m->offset + 1;
     p->in_batch = true;
     p->eof = false;
-    c->batch_msgs++;
-    c->batch_bytes += m->len;
+    l->batch_msgs++;
+    l->batch_bytes += m->len;
 
     char err[256];
     hf_decoded_t d;
     hf_err_t e = hf_decoder_decode(c->dec, m->payload, m->len, c->max_msg_bytes, &d, err,
                                    sizeof(err));
     if (e) {
-        hf__quarantine(c, m, NULL, d.has_fingerprint ? &d.fingerprint : NULL,
+        hf__quarantine(l, m, NULL, d.has_fingerprint ? &d.fingerprint : NULL,
                        d.reason ? d.reason : HF_DR_DECODE, err);
         return;
     }
     hf_norm_t n;
     if (hf_normalize(c->norm, &d, hf_time_wall_us(), &n) != HF_OK ||
         hf_normalize_key(c->norm, &d, m->key, m->key_len, &n) != HF_OK) {
-        hf__quarantine(c, m, d.event_type->name, &d.fingerprint, n.reason, n.detail);
+        hf__quarantine(l, m, d.event_type->name, &d.fingerprint, n.reason, n.detail);
         return;
     }
-    if (!hf_hashset_insert(c->ids, n.event_id)) {
-        hf__hook_dup(c, d.event_type); /* counted when the batch commits */
+    if (!hf_hashset_insert(l->ids, n.event_id)) {
+        hf__hook_dup(c, l, d.event_type); /* counted when the batch commits */
         return; /* the same event twice in one batch: keep the first */
     }
-    e = hf_wh_batch_add_event(c->batch, &d, &n, topic, m->partition, m->offset, m->payload,
+    e = hf_wh_batch_add_event(l->batch, &d, &n, topic, m->partition, m->offset, m->payload,
                               m->len, err, sizeof(err));
     if (e)
         hf__fatal(c, e, "event does not fit its table (run `hemoflow migrate`?): %s", err);
@@ -268,14 +277,16 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
 {
     char err[512];
     int64_t backoff = 100;
-    /* wh is the loader's while a commit is in flight (normally none is: the
-     * revocation before this assignment settled it). */
-    hf__flight_settle(c, false, false);
+    /* A lane's wh is its loader's while a commit is in flight (normally none
+     * is: the revocation before this assignment settled it). */
+    for (size_t k = 0; k < c->nlanes; k++)
+        hf__flight_settle(c, &c->lanes[k], false, false);
+    hf_wh_t *wh = c->lanes[0].wh;
     for (int i = 0; i < l->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &l->elems[i];
         hf_wh_tp_t q = {.topic = tp->topic, .partition = tp->partition, .next_offset = -1};
         hf_err_t e;
-        while ((e = hf_wh_offsets_get(c->wh, &q, 1, err, sizeof(err))) &&
+        while ((e = hf_wh_offsets_get(wh, &q, 1, err, sizeof(err))) &&
                hf_err_retriable(e) && !hf__stopping(c)) {
             hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL to read stored offsets\" "
                         "topic=%s partition=%" PRId32 " err=\"%s\"", tp->topic, tp->partition, err);
@@ -283,7 +294,7 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
             struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
             backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
-            if (hf_wh_reconnect(c->wh, err, sizeof(err)) != HF_OK)
+            if (hf_wh_reconnect(wh, err, sizeof(err)) != HF_OK)
                 hf_log_debug("consume.reconnect", "err=\"%s\"", err);
         }
         if (e) {
@@ -303,13 +314,15 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
             c->parts = hf_realloc(c->parts, c->capparts * sizeof(*c->parts));
             c->last_part = NULL;
         }
+        unsigned lane = (unsigned)(c->nparts % c->nlanes);
         c->parts[c->nparts++] = (hf__part_t){.topic = hf_strdup(tp->topic),
                                              .partition = tp->partition,
                                              .committed = next, .pos = next,
                                              .gap_at = -1, .progress_ms = hf_time_mono_ms(),
-                                             .caught_up_wall_ms = hf_time_wall_us() / 1000};
-        hf_log_info("consume.assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64,
-                    tp->topic, tp->partition, next);
+                                             .caught_up_wall_ms = hf_time_wall_us() / 1000,
+                                             .lane = lane};
+        hf_log_info("consume.assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64
+                    " lane=%u", tp->topic, tp->partition, next, lane);
     }
     rd_kafka_assign(c->rk, l);
     c->ever_assigned = true;
@@ -326,14 +339,16 @@ static void hf__on_assign(hf_consumer_t *c, rd_kafka_topic_partition_list_t *l)
 
 static void hf__on_revoke(hf_consumer_t *c)
 {
-    /* Still the owner until we return: the in-flight commit finishes (one
-     * more attempt at most when it is failing), then the batch being built
-     * gets one try; whatever fails is abandoned. */
-    hf__flight_settle(c, true, true);
-    if (c->batch_msgs && !c->fatal) {
-        hf__flight_submit(c, true, 0);
-        hf__flight_settle(c, true, true);
-    }
+    /* Still the owner until we return: in each lane the in-flight commit
+     * finishes (one more attempt at most when it is failing), then the
+     * batch being built gets one try; whatever fails is abandoned. */
+    for (size_t k = 0; k < c->nlanes; k++)
+        hf__flight_settle(c, &c->lanes[k], true, true);
+    for (size_t k = 0; k < c->nlanes && !c->fatal; k++)
+        if (c->lanes[k].batch_msgs)
+            hf__flight_submit(c, &c->lanes[k], true, 0);
+    for (size_t k = 0; k < c->nlanes; k++)
+        hf__flight_settle(c, &c->lanes[k], true, true);
     hf_log_info("consume.revoked", "partitions=%zu", c->nparts);
     hf__parts_clear(c);
     rd_kafka_assign(c->rk, NULL);
@@ -405,17 +420,18 @@ static hf_err_t hf__kafka_set_int(rd_kafka_conf_t *kc, const char *name, int64_t
     return hf__kafka_set(kc, name, v);
 }
 
-/* consume.batch_max_bytes, capped so that the two batches (one built while
- * the other commits) stay within their half of consume.memory_max_bytes.
- * The cap counts hf_wh_batch_bytes (COPY tuples + raw messages + rows); a
- * batch's resident footprint measured ~4x that (the loader's send, probe
- * and sort buffers, allocator slack), so each gets a 16th. Smaller batches
- * would cost throughput: below ~6 k rows per-batch costs dominate
+/* consume.batch_max_bytes, capped so that every lane's two batches (one
+ * built while the other commits) stay within their half of
+ * consume.memory_max_bytes. The cap counts hf_wh_batch_bytes (COPY tuples +
+ * raw messages + rows); a batch's resident footprint measured ~4x that (the
+ * loader's send, probe and sort buffers, allocator slack), so with one lane
+ * each gets a 16th, with L lanes a (16 L)th. Smaller batches cost
+ * throughput on one connection: below ~6 k rows per-batch costs dominate
  * (docs/benchmarks.md). */
-size_t hf__batch_cap(const hf_config_t *cfg)
+size_t hf__batch_cap(const hf_config_t *cfg, size_t lanes)
 {
     size_t cap = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
-    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 16;
+    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 16 / lanes;
     return cap < mem ? cap : mem;
 }
 
@@ -449,36 +465,18 @@ void hf_consumer_prefetch_size(int64_t memory_max_bytes, hf_consumer_prefetch_t 
     out->queue_backoff_ms = 10;
 }
 
-hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, size_t errstr_size)
+/* Open a warehouse connection, waiting for PostgreSQL (retrying with
+ * backoff) unless the failure is permanent or the run is stopping. */
+static hf_err_t hf__wh_open_wait(hf_consumer_t *c, hf_wh_t **wh, char *errstr,
+                                 size_t errstr_size)
 {
-    const hf_config_t *cfg = conf->cfg;
-    hf_consumer_t *c = hf_calloc(1, sizeof(*c));
-    c->conf = *conf;
-    c->ops = conf->ops;
-    hf__window_init(c);
-    c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
-    c->max_bytes = hf__batch_cap(cfg);
-    c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
-    c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
-    c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");
-    c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
-    c->ids = hf_hashset_new(16, c->max_rows); /* no growth within a batch */
-
-    hf_validate_rules_t rules;
-    if (hf_validate_rules_from_config(&rules, cfg, errstr, errstr_size) != HF_OK) {
-        hf_consumer_destroy(c);
-        return NULL;
-    }
-    c->norm = hf_normalizer_new(conf->cat, &rules);
-    c->dec = hf_decoder_new(conf->cat);
     int64_t backoff = 100;
     hf_err_t we;
-    for (int attempt = 1; (we = hf_wh_open(cfg, conf->cat, &c->wh, errstr, errstr_size)) != HF_OK;
+    for (int attempt = 1;
+         (we = hf_wh_open(c->conf.cfg, c->conf.cat, wh, errstr, errstr_size)) != HF_OK;
          attempt++) {
-        if (!hf_err_retriable(we) || hf__stopping(c)) {
-            hf_consumer_destroy(c);
-            return NULL;
-        }
+        if (!hf_err_retriable(we) || hf__stopping(c))
+            return we;
         if (attempt == 1) /* once per outage; each retry at debug level */
             hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" err=\"%s\"", errstr);
         else
@@ -487,15 +485,60 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
     }
-    hf__hook_pg(c, true);
-    c->batch = hf_wh_batch_new(c->wh);
-    c->spare = hf_wh_batch_new(c->wh);
-    hf_wh_loader_conf_t lc = {.wh = c->wh, .backoff_max_ms = c->backoff_max_ms};
-    c->loader = hf_wh_loader_new(&lc, errstr, errstr_size);
-    if (!c->loader) {
+    return HF_OK;
+}
+
+hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    const hf_config_t *cfg = conf->cfg;
+    hf_consumer_t *c = hf_calloc(1, sizeof(*c));
+    c->conf = *conf;
+    c->ops = conf->ops;
+    hf__window_init(c);
+    c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
+    c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
+    c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
+    c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");
+    c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
+    c->nlanes = (size_t)hf_config_int(cfg, "consume.loaders");
+    if (c->nlanes < 1 || c->nlanes > HF__MAX_LANES) {
+        hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "consume.loaders must be 1..%d",
+                   HF__MAX_LANES);
+        c->nlanes = 0;
         hf_consumer_destroy(c);
         return NULL;
     }
+    c->max_bytes = hf__batch_cap(cfg, c->nlanes);
+    for (size_t k = 0; k < c->nlanes; k++) {
+        c->lanes[k].idx = (unsigned)k;
+        c->lanes[k].ids = hf_hashset_new(16, c->max_rows); /* no growth within a batch */
+    }
+
+    hf_validate_rules_t rules;
+    if (hf_validate_rules_from_config(&rules, cfg, errstr, errstr_size) != HF_OK) {
+        hf_consumer_destroy(c);
+        return NULL;
+    }
+    c->norm = hf_normalizer_new(conf->cat, &rules);
+    c->dec = hf_decoder_new(conf->cat);
+    for (size_t k = 0; k < c->nlanes; k++) {
+        hf__lane_t *l = &c->lanes[k];
+        if (hf__wh_open_wait(c, &l->wh, errstr, errstr_size) != HF_OK) {
+            hf_consumer_destroy(c);
+            return NULL;
+        }
+        hf_wh_seen_share(l->wh, (unsigned)c->nlanes); /* each lane sees 1/L of the keys */
+        l->batch = hf_wh_batch_new(l->wh);
+        l->spare = hf_wh_batch_new(l->wh);
+        hf_wh_loader_conf_t lc = {.wh = l->wh, .backoff_max_ms = c->backoff_max_ms,
+                                  .lane = l->idx};
+        l->loader = hf_wh_loader_new(&lc, errstr, errstr_size);
+        if (!l->loader) {
+            hf_consumer_destroy(c);
+            return NULL;
+        }
+    }
+    hf__hook_pg(c, true);
 
     /* librdkafka's prefetch, within a quarter of consume.memory_max_bytes
      * whatever the partition count (hf_consumer_prefetch_size, measured in
@@ -560,34 +603,38 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
 
 /* ==== the loop ==== */
 
-/* Stopping: in flight first, then the batch being built, both within
- * consume.shutdown_deadline_ms, serving the group meanwhile; a failure of
- * the first abandons the second. */
+/* Stopping: in every lane in flight first, then the batch being built, all
+ * within consume.shutdown_deadline_ms, serving the group meanwhile; a
+ * failure of a lane's first abandons its second. */
 static void hf__drain(hf_consumer_t *c)
 {
-    hf_log_info("consume.stopping", "msg=\"draining the in-flight batch\" messages=%zu",
-                c->batch_msgs + c->flight_msgs);
+    size_t msgs = 0;
+    for (size_t k = 0; k < c->nlanes; k++)
+        msgs += c->lanes[k].batch_msgs + c->lanes[k].flight_msgs;
+    hf_log_info("consume.stopping", "msg=\"draining the in-flight batch\" messages=%zu", msgs);
     int64_t deadline = hf_time_mono_ms() + c->deadline_ms;
-    if (hf_wh_loader_busy(c->loader)) {
-        hf_wh_loader_limit(c->loader, false, deadline);
-        hf__flight_drain_serving(c);
-    }
-    if (c->batch_msgs && !c->fatal) {
-        hf__flight_submit(c, false, deadline);
-        hf__flight_drain_serving(c);
-    }
+    for (size_t k = 0; k < c->nlanes; k++)
+        hf_wh_loader_limit(c->lanes[k].loader, false, deadline); /* no-op when idle */
+    hf__flight_drain_serving(c);
+    for (size_t k = 0; k < c->nlanes && !c->fatal; k++)
+        if (c->lanes[k].batch_msgs)
+            hf__flight_submit(c, &c->lanes[k], false, deadline);
+    hf__flight_drain_serving(c);
 }
 
-/* Poll no longer than the batch being built may wait, and briefly while a
+/* Poll no longer than a batch being built may wait, and briefly while a
  * commit is in flight, to notice it finishing soon. */
 static int hf__poll_timeout(const hf_consumer_t *c, int64_t now)
 {
     int timeout = 100;
-    if (c->batch_msgs) {
-        int64_t left = c->batch_started_ms + c->max_ms - now;
-        timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+    for (size_t k = 0; k < c->nlanes; k++) {
+        const hf__lane_t *l = &c->lanes[k];
+        if (l->batch_msgs) {
+            int64_t left = l->batch_started_ms + c->max_ms - now;
+            timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+        }
     }
-    if (hf_wh_loader_busy(c->loader) && timeout > 10)
+    if (hf__flight_any(c) && timeout > 10)
         timeout = 10;
     return timeout;
 }
@@ -616,8 +663,12 @@ static void hf__on_message(hf_consumer_t *c, const rd_kafka_message_t *m)
 /* Caught up and quiet for idle_exit_ms, nothing left to commit. */
 static bool hf__idle_done(const hf_consumer_t *c, int64_t now)
 {
-    return c->conf.idle_exit_ms > 0 && c->batch_msgs == 0 && !hf_wh_loader_busy(c->loader) &&
-           hf__all_eof(c) && now - c->last_msg_ms >= c->conf.idle_exit_ms;
+    if (c->conf.idle_exit_ms <= 0 || hf__flight_any(c))
+        return false;
+    for (size_t k = 0; k < c->nlanes; k++)
+        if (c->lanes[k].batch_msgs)
+            return false;
+    return hf__all_eof(c) && now - c->last_msg_ms >= c->conf.idle_exit_ms;
 }
 
 hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
@@ -642,12 +693,10 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
             hf__on_message(c, m);
             rd_kafka_message_destroy(m);
         }
-        hf_err_t e;
-        if (hf__flight_reap(c, false, &e) && e && !hf_err_retriable(e) && e != HF_ERR_TIMEOUT)
-            break; /* permanent: fatal */
         int64_t now = hf_time_mono_ms();
-        if (!hf_wh_loader_busy(c->loader) && !c->fatal && hf__batch_ready(c, now))
-            hf__flight_submit(c, false, 0);
+        hf__lanes_service(c, now, false); /* a permanent failure sets c->fatal */
+        if (c->fatal)
+            break;
         hf__flow_control(c);
         hf__hook_tick(c, now);
         if (hf__idle_done(c, now)) {
@@ -656,7 +705,8 @@ hf_err_t hf_consumer_run(hf_consumer_t *c, char *errstr, size_t errstr_size)
         }
     }
     /* Nothing stays in flight once run returns (a fatal error elsewhere). */
-    hf__flight_settle(c, true, false);
+    for (size_t k = 0; k < c->nlanes; k++)
+        hf__flight_settle(c, &c->lanes[k], true, false);
     if (c->ops)
         hf_consumer_ops_stopped(c->ops);
     if (c->fatal)
@@ -678,14 +728,17 @@ void hf_consumer_destroy(hf_consumer_t *c)
         rd_kafka_destroy(c->rk);
     }
     hf__window_free(c); /* after the revoke's last commit */
-    hf_wh_loader_destroy(c->loader); /* destroys a batch still in it (none normally) */
+    for (size_t k = 0; k < c->nlanes; k++) {
+        hf__lane_t *l = &c->lanes[k];
+        hf_wh_loader_destroy(l->loader); /* destroys a batch still in it (none normally) */
+        hf_wh_batch_destroy(l->batch);
+        hf_wh_batch_destroy(l->spare);
+        hf_wh_destroy(l->wh);
+        hf_hashset_destroy(l->ids);
+    }
     hf__parts_clear(c);
     hf_free(c->parts);
-    hf_wh_batch_destroy(c->batch);
-    hf_wh_batch_destroy(c->spare);
-    hf_wh_destroy(c->wh);
     hf_decoder_destroy(c->dec);
     hf_normalizer_destroy(c->norm);
-    hf_hashset_destroy(c->ids);
     hf_free(c);
 }

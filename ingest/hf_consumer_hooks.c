@@ -68,73 +68,77 @@ void hf__hook_take(hf_consumer_t *c, hf__part_t *p, const rd_kafka_message_t *m)
     p->batch_first_ts = ts > 0 ? ts : hf_time_wall_us() / 1000;
 }
 
-void hf__hook_dup(hf_consumer_t *c, const hf_event_type_t *et)
+void hf__hook_dup(hf_consumer_t *c, hf__lane_t *l, const hf_event_type_t *et)
 {
-    c->batch_dups++;
+    (void)c;
+    l->batch_dups++;
     et = et ? hf_event_type_find(et->name) : NULL; /* the entry of hf_event_types */
     if (!et)
         return;
     size_t ti = (size_t)(et - hf_event_types);
     if (ti < HF_WH_MAX_TABLES)
-        c->batch_dups_type[ti]++;
+        l->batch_dups_type[ti]++;
 }
 
-void hf__hook_submitted(hf_consumer_t *c)
+void hf__hook_submitted(hf_consumer_t *c, hf__lane_t *l)
 {
-    c->flight_dups = c->batch_dups;
-    memcpy(c->flight_dups_type, c->batch_dups_type, sizeof(c->flight_dups_type));
+    l->flight_dups = l->batch_dups;
+    memcpy(l->flight_dups_type, l->batch_dups_type, sizeof(l->flight_dups_type));
     for (size_t i = 0; i < c->nparts; i++) {
         hf__part_t *p = &c->parts[i];
-        if (p->in_batch)
+        if (p->in_batch && p->lane == l->idx)
             p->flight_first_ts = p->batch_first_ts;
     }
 }
 
-void hf__hook_batch_reset(hf_consumer_t *c)
+void hf__hook_batch_reset(hf_consumer_t *c, hf__lane_t *l)
 {
-    c->batch_dups = 0;
-    memset(c->batch_dups_type, 0, sizeof(c->batch_dups_type));
+    l->batch_dups = 0;
+    memset(l->batch_dups_type, 0, sizeof(l->batch_dups_type));
     for (size_t i = 0; i < c->nparts; i++)
-        c->parts[i].batch_first_ts = 0;
+        if (c->parts[i].lane == l->idx)
+            c->parts[i].batch_first_ts = 0;
 }
 
-size_t hf__hook_committed(hf_consumer_t *c, const hf_wh_loader_outcome_t *o, size_t msgs)
+size_t hf__hook_committed(hf_consumer_t *c, hf__lane_t *l, const hf_wh_loader_outcome_t *o,
+                          size_t msgs)
 {
     const hf_wh_stats_t *st = &o->stats;
-    size_t dups = st->duplicates + c->flight_dups;
+    size_t dups = st->duplicates + l->flight_dups;
     if (msgs != st->inserted + dups + st->quarantined)
         hf_log_warn("consume.count_mismatch", "messages=%zu inserted=%zu duplicates=%zu "
                     "quarantined=%zu msg=\"a batch's counts do not add up\"", msgs, st->inserted,
                     dups, st->quarantined);
     if (c->ops) {
         hf_consumer_ops_batch_t b = {.messages = msgs, .st = st, .commit_us = o->commit_us,
-                                     .build_us = o->started_us - c->flight_started_ms * 1000};
-        memcpy(b.batch_dups, c->flight_dups_type, sizeof(b.batch_dups));
+                                     .build_us = o->started_us - l->flight_started_ms * 1000};
+        memcpy(b.batch_dups, l->flight_dups_type, sizeof(b.batch_dups));
         hf_consumer_ops_batch(c->ops, &b);
         hf_consumer_ops_pg(c->ops, true);
     }
     int64_t now = hf_time_mono_ms();
     for (size_t i = 0; i < c->nparts; i++) {
         hf__part_t *p = &c->parts[i];
-        if (p->in_flight) {
+        if (p->in_flight && p->lane == l->idx) {
             p->flight_first_ts = 0;
             p->progress_ms = now;
         }
     }
-    c->flight_dups = 0;
-    memset(c->flight_dups_type, 0, sizeof(c->flight_dups_type));
+    l->flight_dups = 0;
+    memset(l->flight_dups_type, 0, sizeof(l->flight_dups_type));
     return dups;
 }
 
-void hf__hook_abandoned(hf_consumer_t *c, size_t flight_msgs)
+void hf__hook_abandoned(hf_consumer_t *c, hf__lane_t *l, size_t flight_msgs)
 {
-    c->stats.abandoned += c->batch_msgs + flight_msgs;
-    if (c->ops && c->batch_msgs + flight_msgs)
-        hf_consumer_ops_abandoned(c->ops, c->batch_msgs + flight_msgs);
-    c->flight_dups = 0;
-    memset(c->flight_dups_type, 0, sizeof(c->flight_dups_type));
+    c->stats.abandoned += l->batch_msgs + flight_msgs;
+    if (c->ops && l->batch_msgs + flight_msgs)
+        hf_consumer_ops_abandoned(c->ops, l->batch_msgs + flight_msgs);
+    l->flight_dups = 0;
+    memset(l->flight_dups_type, 0, sizeof(l->flight_dups_type));
     for (size_t i = 0; i < c->nparts; i++)
-        c->parts[i].flight_first_ts = 0;
+        if (c->parts[i].lane == l->idx)
+            c->parts[i].flight_first_ts = 0;
 }
 
 void hf__hook_error(hf_consumer_t *c, const char *cls, double n)
@@ -195,10 +199,14 @@ static void hf__snapshot(hf_consumer_t *c, int64_t now)
     }
     hf_consumer_ops_partitions(c->ops, v, c->nparts, now);
     hf_free(v);
-    /* PostgreSQL: the loader retrying means down; when it is idle the
-     * connection is this thread's to look at. */
-    bool pg = hf_wh_loader_busy(c->loader) ? !hf_wh_loader_retrying(c->loader)
-                                           : hf_wh_connected(c->wh);
+    /* PostgreSQL: a loader retrying means down; when it is idle the
+     * connection is this thread's to look at. Up when every lane's is. */
+    bool pg = true;
+    for (size_t i = 0; i < c->nlanes; i++) {
+        hf__lane_t *l = &c->lanes[i];
+        pg = pg && (hf_wh_loader_busy(l->loader) ? !hf_wh_loader_retrying(l->loader)
+                                                 : hf_wh_connected(l->wh));
+    }
     hf_consumer_ops_pg(c->ops, pg);
     bool kafka = c->kafka_stats_seen ? c->kafka_up : !c->broker_down_logged && c->nparts > 0;
     hf_consumer_ops_kafka(c->ops, kafka);
@@ -231,7 +239,7 @@ hf_err_t hf_consumer_apply_config(hf_consumer_t *c, const hf_config_t *cfg, char
     hf_normalizer_destroy(c->norm);
     c->norm = norm;
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
-    c->max_bytes = hf__batch_cap(cfg);
+    c->max_bytes = hf__batch_cap(cfg, c->nlanes);
     c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
     c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
     c->conf.cfg = cfg;

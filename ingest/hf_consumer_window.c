@@ -45,12 +45,16 @@ typedef struct hf__pending_s {
     int64_t next, log_end;
 } hf__pending_t;
 
+typedef struct hf__pendlist_s {
+    hf__pending_t *v;           /* entries of a lane's batch in flight */
+    size_t n, cap;
+} hf__pendlist_t;
+
 typedef struct hf__lagview_s {
     pthread_mutex_t mu;
     hf__lagwin_t *v;
     size_t n, cap;
-    hf__pending_t *pend;        /* entries of the batch in flight */
-    size_t npend, pend_cap;
+    hf__pendlist_t pend[HF__MAX_LANES]; /* per lane */
     size_t keep;                /* lag.window_commits */
     int64_t min_ms;             /* lag.window_min_interval_ms */
     hf_lag_rules_t rules;       /* lag.stop_min_ms */
@@ -97,11 +101,11 @@ void hf__window_init(hf_consumer_t *c)
     hf_consumer_ops_set_lag_status(c->ops, hf__lag_status_cb, lv);
 }
 
-static void hf__pending_clear(hf__lagview_t *lv)
+static void hf__pending_clear(hf__lagview_t *lv, unsigned lane)
 {
-    for (size_t i = 0; i < lv->npend; i++)
-        hf_free(lv->pend[i].topic);
-    lv->npend = 0;
+    for (size_t i = 0; i < lv->pend[lane].n; i++)
+        hf_free(lv->pend[lane].v[i].topic);
+    lv->pend[lane].n = 0;
 }
 
 void hf__window_free(hf_consumer_t *c)
@@ -115,8 +119,10 @@ void hf__window_free(hf_consumer_t *c)
         hf_free(lv->v[i].win);
     }
     hf_free(lv->v);
-    hf__pending_clear(lv);
-    hf_free(lv->pend);
+    for (unsigned k = 0; k < HF__MAX_LANES; k++) {
+        hf__pending_clear(lv, k);
+        hf_free(lv->pend[k].v);
+    }
     pthread_mutex_destroy(&lv->mu);
     hf_free(lv);
     c->lagview = NULL;
@@ -124,22 +130,23 @@ void hf__window_free(hf_consumer_t *c)
 
 static void hf__pending_add(hf__lagview_t *lv, const hf__part_t *p, int64_t next, int64_t end)
 {
-    if (lv->npend == lv->pend_cap) {
-        lv->pend_cap = lv->pend_cap ? lv->pend_cap * 2 : 32;
-        lv->pend = hf_realloc(lv->pend, lv->pend_cap * sizeof(*lv->pend));
+    hf__pendlist_t *pl = &lv->pend[p->lane];
+    if (pl->n == pl->cap) {
+        pl->cap = pl->cap ? pl->cap * 2 : 32;
+        pl->v = hf_realloc(pl->v, pl->cap * sizeof(*pl->v));
     }
-    lv->pend[lv->npend++] = (hf__pending_t){hf_strdup(p->topic), p->partition, next, end};
+    pl->v[pl->n++] = (hf__pending_t){hf_strdup(p->topic), p->partition, next, end};
 }
 
-void hf__window_committed(hf_consumer_t *c)
+void hf__window_committed(hf_consumer_t *c, hf__lane_t *l)
 {
     hf__lagview_t *lv = c->lagview;
     if (!lv)
         return;
     int64_t now = hf_time_wall_us() / 1000;
     pthread_mutex_lock(&lv->mu);
-    for (size_t i = 0; i < lv->npend; i++) {
-        const hf__pending_t *e = &lv->pend[i];
+    for (size_t i = 0; i < lv->pend[l->idx].n; i++) {
+        const hf__pending_t *e = &lv->pend[l->idx].v[i];
         hf__lagwin_t *w = hf__lagwin(lv, e->topic, e->partition);
         hf_lag_commit_t entry = {.at_ms = now, .offset = e->next,
                                  .lag = e->log_end < 0 ? -1
@@ -156,7 +163,7 @@ void hf__window_committed(hf_consumer_t *c)
         w->win[w->n++] = entry;
     }
     pthread_mutex_unlock(&lv->mu);
-    hf__pending_clear(lv);
+    hf__pending_clear(lv, l->idx);
 }
 
 void hf__window_judge(hf_consumer_t *c, int64_t now_ms)
@@ -210,23 +217,26 @@ static int64_t hf__log_end(hf_consumer_t *c, const hf__part_t *p)
     return hi;
 }
 
-/* One window entry per owned partition in the batch about to be handed to
- * the loader: where its offset will stand once the batch commits (the
+/* One window entry per partition of lane l in the batch about to be handed
+ * to its loader: where its offset will stand once the batch commits (the
  * batch's end for partitions it covers, the stored offset for the others)
  * and the log-end offset then. Partitions with nothing stored yet and not
- * in the batch have no entry. */
-void hf__window_note(hf_consumer_t *c)
+ * in the batch have no entry; other lanes' partitions get theirs from
+ * their own batches. */
+void hf__window_note(hf_consumer_t *c, hf__lane_t *l)
 {
     char err[256];
     if (c->lagview)
-        hf__pending_clear(c->lagview); /* a batch that never committed */
+        hf__pending_clear(c->lagview, l->idx); /* a batch that never committed */
     for (size_t i = 0; i < c->nparts; i++) {
         const hf__part_t *p = &c->parts[i];
+        if (p->lane != l->idx)
+            continue;
         int64_t next = p->in_batch ? p->pos : p->committed;
         if (next < 0)
             continue;
         int64_t end = hf__log_end(c, p);
-        if (hf_wh_batch_window_add(c->batch, p->topic, p->partition, next, end, err,
+        if (hf_wh_batch_window_add(l->batch, p->topic, p->partition, next, end, err,
                                    sizeof(err)) != HF_OK)
             hf_log_warn("consume.window", "topic=%s partition=%" PRId32 " err=\"%s\"", p->topic,
                         p->partition, err);

@@ -81,6 +81,13 @@ hf_err_t hf_wh_open(const hf_config_t *cfg, const hf_catalog_t *cat, hf_wh_t **o
  * destroyed first. NULL is a no-op. */
 void hf_wh_destroy(hf_wh_t *wh);
 
+/* This connection loads one of `share` disjoint sets of partitions (the
+ * consumer's lanes): its filter of recently committed keys uses 1/share of
+ * its memory and keys, so that the lanes' filters together take what one
+ * connection's takes, at the same false-positive rate. Forgets what the
+ * filter held (call before the first commit). share 0 or 1: the whole. */
+void hf_wh_seen_share(hf_wh_t *wh, unsigned share);
+
 /* Drop the connection (if any) and connect again, re-running the checks of
  * hf_wh_open. Call after HF_ERR_PG_TRANSIENT. Batches stay valid. */
 hf_err_t hf_wh_reconnect(hf_wh_t *wh, char *errstr, size_t errstr_size)

@@ -216,6 +216,7 @@ hf_err_t hf_wh_open(const hf_config_t *cfg, const hf_catalog_t *cat, hf_wh_t **o
     wh->window_keep = (int)hf_config_int(cfg, "lag.window_commits");
     wh->window_min_ms = (int)hf_config_int(cfg, "lag.window_min_interval_ms");
     wh->ntables = hf_event_types_count;
+    hf__seen_init(&wh->seen, 1); /* all zero already: touches nothing */
     hf_err_t err = HF_OK;
     /* The catalogue's reader schema (the newest version) of every event type
      * gives the expected columns. */

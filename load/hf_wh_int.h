@@ -107,10 +107,16 @@ hf__enc_t hf__wh_encode_row(const hf__table_t *t, avro_value_t *v, int32_t event
 #define HF__SEEN_BLOCKS (1u << 16) /* 32-byte blocks per generation: 2 MiB */
 #define HF__SEEN_CAP (1u << 20)    /* keys per generation */
 typedef struct hf__wh_seen_s {
-    uint32_t bits[2][HF__SEEN_BLOCKS][8];
+    uint32_t bits[2][HF__SEEN_BLOCKS][8]; /* pages never used are never touched */
     size_t n[2];  /* keys added to each generation */
     unsigned cur; /* generation being filled */
+    size_t mask;  /* blocks used - 1: HF__SEEN_BLOCKS / share - 1 (hf_wh_seen_share) */
+    size_t cap;   /* keys per generation: HF__SEEN_CAP / share */
 } hf__wh_seen_t;
+/* An empty filter using 1/share of the blocks and keys (share rounded up to
+ * a power of two, at most 64): the pages of the other blocks stay untouched
+ * (hf_wh_seen.c). */
+void hf__seen_init(hf__wh_seen_t *s, unsigned share);
 
 struct hf_wh_s {
     char *conninfo;            /* pg.* settings, owned */

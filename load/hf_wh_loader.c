@@ -112,11 +112,12 @@ static void hf__commit(hf_wh_loader_t *l)
         pthread_mutex_unlock(&l->mu);
         if (once || late)
             break; /* the owner abandons the batch */
-        /* One warning per outage, however long; each retry at debug level. */
+        /* One warning per outage (per loader), however long; each retry at
+         * debug level. */
         if (attempt == 1) {
             waited_from = t0;
             hf_log_warn("consume.waiting", "msg=\"waiting for PostgreSQL\" retry_in_ms=%" PRId64
-                        " err=\"%s\"", backoff, err);
+                        " lane=%u err=\"%s\"", backoff, l->conf.lane, err);
         } else {
             hf_log_debug("consume.retry", "attempt=%d retry_in_ms=%" PRId64 " err=\"%s\"",
                          attempt, backoff, err);
@@ -127,7 +128,7 @@ static void hf__commit(hf_wh_loader_t *l)
         if (hf__reconnect(l, rerr, sizeof(rerr)) != HF_OK) {
             if (!reconnect_failed) /* why the wait goes on, once */
                 hf_log_warn("consume.reconnect", "msg=\"cannot reconnect to PostgreSQL yet\" "
-                            "err=\"%s\"", rerr);
+                            "lane=%u err=\"%s\"", l->conf.lane, rerr);
             else
                 hf_log_debug("consume.reconnect", "err=\"%s\"", rerr);
             reconnect_failed = true;
@@ -135,7 +136,8 @@ static void hf__commit(hf_wh_loader_t *l)
     }
     if (e == HF_OK && waited_from)
         hf_log_info("consume.pg_back", "msg=\"PostgreSQL is back; batch committed\" attempts=%d "
-                    "waited_ms=%" PRId64, attempt, (hf_time_mono_us() - waited_from) / 1000);
+                    "waited_ms=%" PRId64 " lane=%u", attempt,
+                    (hf_time_mono_us() - waited_from) / 1000, l->conf.lane);
     pthread_mutex_lock(&l->mu);
     l->out.result = e;
     memcpy(l->out.errstr, err, sizeof(l->out.errstr));

@@ -60,6 +60,7 @@ typedef struct hf_wh_loader_conf_s {
     void *opaque;                        /* passed to commit and reconnect */
     int64_t backoff_initial_ms;          /* first retry delay, doubling; <= 0: 100 */
     int64_t backoff_max_ms;              /* cap of the delay; <= 0: 30000 */
+    unsigned lane;                       /* named in its log lines (the consumer's lane) */
 } hf_wh_loader_conf_t;
 
 /* ==== lifecycle ==== */

@@ -33,7 +33,7 @@ static const uint32_t hf__salt[8] = {0x47b6137bU, 0x44974d91U, 0x8824ad5bU, 0xa2
 
 bool hf__seen_has(const hf__wh_seen_t *s, uint64_t h)
 {
-    size_t blk = (size_t)(h >> 32) & (HF__SEEN_BLOCKS - 1);
+    size_t blk = (size_t)(h >> 32) & s->mask;
     uint32_t x = (uint32_t)h;
     for (int g = 0; g < 2; g++) {
         if (!s->n[g])
@@ -50,16 +50,35 @@ bool hf__seen_has(const hf__wh_seen_t *s, uint64_t h)
 
 static void hf__seen_add(hf__wh_seen_t *s, uint64_t h)
 {
-    if (s->n[s->cur] >= HF__SEEN_CAP) {
+    if (s->n[s->cur] >= s->cap) {
         s->cur ^= 1;
-        memset(s->bits[s->cur], 0, sizeof(s->bits[s->cur]));
+        memset(s->bits[s->cur], 0, (s->mask + 1) * sizeof(s->bits[s->cur][0]));
         s->n[s->cur] = 0;
     }
-    uint32_t *w = s->bits[s->cur][(size_t)(h >> 32) & (HF__SEEN_BLOCKS - 1)];
+    uint32_t *w = s->bits[s->cur][(size_t)(h >> 32) & s->mask];
     uint32_t x = (uint32_t)h;
     for (int i = 0; i < 8; i++)
         w[i] |= UINT32_C(1) << ((x * hf__salt[i]) >> 27);
     s->n[s->cur]++;
+}
+
+void hf__seen_init(hf__wh_seen_t *s, unsigned share)
+{
+    unsigned sh = 1;
+    while (sh < share && sh < 64)
+        sh *= 2;
+    for (int g = 0; g < 2; g++) /* a generation without keys is all zero */
+        if (s->n[g])
+            memset(s->bits[g], 0, (s->mask + 1) * sizeof(s->bits[g][0]));
+    memset(s->n, 0, sizeof(s->n));
+    s->cur = 0;
+    s->mask = HF__SEEN_BLOCKS / sh - 1;
+    s->cap = HF__SEEN_CAP / sh;
+}
+
+void hf_wh_seen_share(hf_wh_t *wh, unsigned share)
+{
+    hf__seen_init(&wh->seen, share ? share : 1);
 }
 
 /* After COMMIT: the keys of every row now in the warehouse. */

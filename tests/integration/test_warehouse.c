@@ -1016,6 +1016,44 @@ Test(warehouse, resends_found_by_probe, .init = loading, .timeout = 120)
     cr_assert_eq(q1(fx.c, "SELECT sum(events) FROM hemoflow.hf_completeness"), 3899 + 50 + 50 + 10);
 }
 
+/* A lane's filter (hf_wh_seen_share): a quarter of the memory, the same
+ * answers for what its connection committed; sharing forgets. */
+Test(warehouse, resends_found_by_probe_with_shared_filter, .init = loading, .timeout = 120)
+{
+    hf_wh_seen_share(fx.wh, 3); /* rounded up to 4 */
+    add_dc(fx.b, &fx.e, 1, 3000, 0);
+    offsets_ok(fx.b, DC_TOPIC, 0, -1, 3000);
+    hf_wh_stats_t st;
+    commit_ok(fx.b, &st);
+    cr_assert_eq(st.inserted, 3000);
+
+    /* every 10th of the first 3000 again among 700 new: the probe finds them */
+    hf_wh_batch_reset(fx.b);
+    int64_t off = 3000;
+    for (unsigned i = 0; i < 300; i++)
+        add_dc(fx.b, &fx.e, 1 + i * 10, 1, off++);
+    add_dc(fx.b, &fx.e, 5001, 700, off);
+    off += 700;
+    offsets_ok(fx.b, DC_TOPIC, 0, 3000, off);
+    commit_ok(fx.b, &st);
+    cr_assert_eq(st.inserted, 700);
+    cr_assert_eq(st.duplicates, 300);
+    cr_assert(!st.table[DC].slow_path, "the shared filter missed keys its connection committed");
+
+    /* sharing again forgets: the same resends now meet the COPY, the slow
+     * path skips them; counts stay exact */
+    hf_wh_seen_share(fx.wh, 2);
+    hf_wh_batch_reset(fx.b);
+    add_dc(fx.b, &fx.e, 1, 50, off);
+    add_dc(fx.b, &fx.e, 7001, 50, off + 50);
+    offsets_ok(fx.b, DC_TOPIC, 0, off, off + 100);
+    commit_ok(fx.b, &st);
+    cr_assert_eq(st.inserted, 50);
+    cr_assert_eq(st.duplicates, 50);
+    cr_assert(st.table[DC].slow_path);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3750);
+}
+
 /* The same key more than once in one batch, new and resent: the first copy
  * is kept, the others are duplicates. */
 Test(warehouse, in_batch_repeats, .init = loading, .timeout = 120)
