@@ -8,6 +8,7 @@
  */
 #include "hf_wh_batch_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,73 @@ static size_t hf__pick(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, int co
     return b->npick;
 }
 
+/* Keys up to this many are probed with one statement of their own (below);
+ * more go through pg_temp.hf_keys. */
+#define HF__PROBE_SMALL 32
+
+/* Mark DUP the rows b->pick of table ti whose key is in the warehouse, for a
+ * few keys (the seen filter's false positives, a handful of resends): one
+ * statement, a UNION ALL of one primary-key lookup per key with the key as
+ * parameters. The statement is planned with the values (an unnamed
+ * statement gets a custom plan), so each lookup is pruned to its one leaf
+ * partition at plan time: ~0.1 ms a key, where the LATERAL join below opens
+ * every partition of the table at executor start (13-17 ms with ~150
+ * partitions a table, measured in docs/benchmarks.md). */
+static hf_err_t hf__probe_few(hf_wh_batch_t *b, size_t ti, int col, char *errstr,
+                              size_t errstr_size)
+{
+    hf_wh_t *wh = b->wh;
+    hf__tbatch_t *tb = &b->t[ti];
+    const char *snake = wh->tables[ti].et->snake;
+    size_t n = b->npick;
+    hf_buf_t sql = {0};
+    Oid types[3 * HF__PROBE_SMALL];
+    const char *vals[3 * HF__PROBE_SMALL];
+    int lens[3 * HF__PROBE_SMALL], fmts[3 * HF__PROBE_SMALL];
+    uint32_t days[HF__PROBE_SMALL];
+    for (size_t k = 0; k < n; k++) {
+        const hf__row_t *r = &tb->rows[b->pick[k]];
+        char part[200];
+        int len = snprintf(part, sizeof(part),
+                           "%sSELECT %" PRIu32 " FROM hemoflow.%s WHERE province_code = $%zu"
+                           " AND event_date = $%zu AND event_id = $%zu",
+                           k ? " UNION ALL " : "", b->pick[k], snake, 3 * k + 1, 3 * k + 2,
+                           3 * k + 3);
+        hf_buf_append(&sql, part, (size_t)len);
+        uint32_t d = (uint32_t)(r->event_date - HF__PG_EPOCH_DAYS);
+        days[k] = (d >> 24) | (d >> 8 & 0xff00) | (d << 8 & 0xff0000) | (d << 24);
+        types[3 * k] = 25; /* text */
+        vals[3 * k] = r->province;
+        lens[3 * k] = 2;
+        types[3 * k + 1] = 1082; /* date: big-endian days since 2000-01-01 */
+        vals[3 * k + 1] = (const char *)&days[k];
+        lens[3 * k + 1] = 4;
+        types[3 * k + 2] = 2950; /* uuid: its 16 bytes */
+        vals[3 * k + 2] = (const char *)hf__row_id(tb, r, col);
+        lens[3 * k + 2] = 16;
+        fmts[3 * k] = fmts[3 * k + 1] = fmts[3 * k + 2] = 1;
+    }
+    hf_buf_append(&sql, "", 1);
+    PGresult *res = PQexecParams(wh->conn, (const char *)sql.data, (int)(3 * n), types, vals,
+                                 lens, fmts, 0);
+    hf_buf_free(&sql);
+    hf_err_t err = HF_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char what[96];
+        snprintf(what, sizeof(what), "duplicate probe of %s", snake);
+        err = hf__pg_fail(wh->conn, res, what, NULL, errstr, errstr_size);
+    } else {
+        for (int i = 0; i < PQntuples(res); i++) {
+            unsigned long k = strtoul(PQgetvalue(res, i, 0), NULL, 10);
+            if (k < tb->n && tb->rows[k].state == HF__ROW_PENDING)
+                tb->rows[k].state = HF__ROW_DUP;
+        }
+        hf_log_debug("warehouse.probe", "table=%s keys=%zu found=%d", snake, n, PQntuples(res));
+    }
+    PQclear(res);
+    return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
+}
+
 /* Mark DUP the rows b->pick of table ti whose key is in the warehouse. The
  * keys go by binary COPY into the session's pg_temp.hf_keys and are looked
  * up one by one in the primary key index: LATERAL ... LIMIT 1 forces that
@@ -156,6 +224,8 @@ static size_t hf__pick(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, int co
  * Never returns HF_ERR_PG_DATA. */
 static hf_err_t hf__probe(hf_wh_batch_t *b, size_t ti, int col, char *errstr, size_t errstr_size)
 {
+    if (b->npick <= HF__PROBE_SMALL)
+        return hf__probe_few(b, ti, col, errstr, errstr_size);
     hf_wh_t *wh = b->wh;
     hf__tbatch_t *tb = &b->t[ti];
     const char *snake = wh->tables[ti].et->snake;

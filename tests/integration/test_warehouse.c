@@ -1040,6 +1040,19 @@ Test(warehouse, resends_found_by_probe_with_shared_filter, .init = loading, .tim
     cr_assert_eq(st.duplicates, 300);
     cr_assert(!st.table[DC].slow_path, "the shared filter missed keys its connection committed");
 
+    /* a few resends (at most HF__PROBE_SMALL keys: one lookup per key) */
+    hf_wh_batch_reset(fx.b);
+    int64_t from = off;
+    for (unsigned i = 0; i < 7; i++)
+        add_dc(fx.b, &fx.e, 2 + i * 97, 1, off++);
+    add_dc(fx.b, &fx.e, 6001, 40, off);
+    off += 40;
+    offsets_ok(fx.b, DC_TOPIC, 0, from, off);
+    commit_ok(fx.b, &st);
+    cr_assert_eq(st.inserted, 40);
+    cr_assert_eq(st.duplicates, 7);
+    cr_assert(!st.table[DC].slow_path, "the few-key probe missed resends");
+
     /* sharing again forgets: the same resends now meet the COPY, the slow
      * path skips them; counts stay exact */
     hf_wh_seen_share(fx.wh, 2);
@@ -1051,7 +1064,7 @@ Test(warehouse, resends_found_by_probe_with_shared_filter, .init = loading, .tim
     cr_assert_eq(st.inserted, 50);
     cr_assert_eq(st.duplicates, 50);
     cr_assert(st.table[DC].slow_path);
-    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3750);
+    cr_assert_eq(q1(fx.c, "SELECT count(*) FROM hemoflow.donation_collected"), 3790);
 }
 
 /* The same key more than once in one batch, new and resent: the first copy
