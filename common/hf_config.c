@@ -94,7 +94,7 @@ static const hf__key_t hf__keys[] = {
     {"consume.loaders", HF_T_INT, "2", 1, 8, NULL, false,
      "Loader connections (lanes): each commits the batches of its share of the owned "
      "partitions in parallel with the others."},
-    {"consume.memory_max_bytes", HF_T_SIZE, "48M", 1 << 20, INT64_C(1) << 34, NULL, false,
+    {"consume.memory_max_bytes", HF_T_SIZE, "40M", 1 << 20, INT64_C(1) << 34, NULL, false,
      "Memory budget: a quarter is librdkafka's prefetch (one queue for all partitions, "
      "plus the fetch response on top), half the batches (two per loader, one built while "
      "the other commits; each caps consume.batch_max_bytes at a 16th divided by "

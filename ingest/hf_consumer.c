@@ -428,10 +428,10 @@ static hf_err_t hf__kafka_set_int(rd_kafka_conf_t *kc, const char *name, int64_t
  * each gets a 16th, with L lanes a (16 L)th. Smaller batches cost
  * throughput on one connection: below ~6 k rows per-batch costs dominate
  * (docs/benchmarks.md). */
-size_t hf__batch_cap(const hf_config_t *cfg, size_t lanes)
+size_t hf__batch_cap(const hf_config_t *cfg, int64_t memory_max, size_t lanes)
 {
     size_t cap = (size_t)hf_config_int(cfg, "consume.batch_max_bytes");
-    size_t mem = (size_t)hf_config_int(cfg, "consume.memory_max_bytes") / 16 / lanes;
+    size_t mem = (size_t)memory_max / 16 / lanes;
     return cap < mem ? cap : mem;
 }
 
@@ -500,6 +500,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
     c->max_msg_bytes = (size_t)hf_config_int(cfg, "consume.max_message_bytes");
     c->backoff_max_ms = hf_config_int(cfg, "consume.retry_backoff_max_ms");
     c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
+    c->memory_max = hf_config_int(cfg, "consume.memory_max_bytes");
     c->nlanes = (size_t)hf_config_int(cfg, "consume.loaders");
     if (c->nlanes < 1 || c->nlanes > HF__MAX_LANES) {
         hf_err_set(HF_ERR_CONFIG, errstr, errstr_size, "consume.loaders must be 1..%d",
@@ -508,7 +509,7 @@ hf_consumer_t *hf_consumer_new(const hf_consumer_conf_t *conf, char *errstr, siz
         hf_consumer_destroy(c);
         return NULL;
     }
-    c->max_bytes = hf__batch_cap(cfg, c->nlanes);
+    c->max_bytes = hf__batch_cap(cfg, c->memory_max, c->nlanes);
     for (size_t k = 0; k < c->nlanes; k++) {
         c->lanes[k].idx = (unsigned)k;
         c->lanes[k].ids = hf_hashset_new(16, c->max_rows); /* no growth within a batch */

@@ -239,7 +239,7 @@ hf_err_t hf_consumer_apply_config(hf_consumer_t *c, const hf_config_t *cfg, char
     hf_normalizer_destroy(c->norm);
     c->norm = norm;
     c->max_rows = (size_t)hf_config_int(cfg, "consume.batch_max_rows");
-    c->max_bytes = hf__batch_cap(cfg, c->nlanes);
+    c->max_bytes = hf__batch_cap(cfg, c->memory_max, c->nlanes);
     c->max_ms = hf_config_int(cfg, "consume.batch_max_ms");
     c->deadline_ms = hf_config_int(cfg, "consume.shutdown_deadline_ms");
     c->conf.cfg = cfg;

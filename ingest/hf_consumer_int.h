@@ -85,6 +85,7 @@ struct hf_consumer_s {
     size_t nparts, capparts;
     /* limits (from config) */
     size_t max_rows, max_bytes, max_msg_bytes;
+    int64_t memory_max;        /* consume.memory_max_bytes (not reloadable) */
     int64_t max_ms, backoff_max_ms, deadline_ms;
     bool paused;               /* all owned partitions paused for a retry */
     bool need_rewind;          /* some partition has rewind set (gap) */
@@ -112,7 +113,9 @@ struct hf_consumer_s {
 void hf__fatal(hf_consumer_t *c, hf_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* consume.batch_max_bytes within the batches' share of the memory budget. */
-size_t hf__batch_cap(const hf_config_t *cfg, size_t lanes);
+/* consume.batch_max_bytes of cfg within the batches' share of memory_max
+ * (consume.memory_max_bytes as the consumer started: not reloadable). */
+size_t hf__batch_cap(const hf_config_t *cfg, int64_t memory_max, size_t lanes);
 hf__part_t *hf__part_find(hf_consumer_t *c, const char *topic, int32_t partition);
 /* Pause (or resume) every owned partition. */
 void hf__pause_all(hf_consumer_t *c, bool pause);
