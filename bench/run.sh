@@ -233,7 +233,7 @@ run_limit() {
 machine() {
   echo "- machine: $(uname -srm); $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM"
   echo "- PostgreSQL $(sql postgres 'SHOW server_version') (shared_buffers $(sql postgres 'SHOW shared_buffers'), fsync $(sql postgres 'SHOW fsync')), Apache Kafka $HF_KAFKA_VERSION (one KRaft node), $HFB_PARTITIONS partitions per topic"
-  echo "- hemoflow $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown) ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt") build), $("$HF" --version | sed -n 's/^hemoflow [^ ]* (\(.*\))$/\1/p'); python peer $PY_PINS"
+  echo "- hemoflow $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown) ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt") build), $("$HF" --version | sed -n 's/^hemoflow [^ ]* (\(.*\))$/\1/p'), consume.loaders=$("$HF" --help-config | awk '$1 == "consume.loaders" {sub("default=", "", $3); print $3}')${HEMOFLOW_CONSUME_LOADERS:+ (env: $HEMOFLOW_CONSUME_LOADERS)}, consume.memory_max_bytes=$("$HF" --help-config | awk '$1 == "consume.memory_max_bytes" {sub("default=", "", $3); print $3}')${HEMOFLOW_CONSUME_MEMORY_MAX_BYTES:+ (env: $HEMOFLOW_CONSUME_MEMORY_MAX_BYTES)}; python peer $PY_PINS"
   echo "- $(date -u +%FT%TZ); load average at the start: $START_LOAD, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
