@@ -78,6 +78,8 @@ struct hf_station_s {
     int64_t next_pass_us;       /* no pass before this (after a failure) */
     bool broker_up;
     bool fatal;                 /* idempotent producer raised a fatal error */
+    bool renew;                 /* deliveries timed out: a new producer for the next pass */
+    uint64_t renewals;          /* producers recreated after timeouts */
     bool failure_logged;
     int64_t last_ack_sync_us;
     /* stats */
@@ -140,6 +142,12 @@ static void hf__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
         m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         hf__broker_down(st, rd_kafka_err2str(m->err));
+    /* A producer whose deliveries timed out may stay stuck after the broker
+     * is back (librdkafka 2.12.1 was seen keeping partition leaders unknown
+     * after a broker restart until every delivery timed out, pass after
+     * pass): the next pass starts with a new one (fresh metadata). */
+    if (m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
+        st->renew = true;
     if (!st->failure_logged && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
         m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
         st->failure_logged = true;
@@ -282,6 +290,7 @@ static void hf__pump(hf_station_t *st)
             return; /* stays fatal; retried on the next poll */
         }
         st->fatal = false;
+        st->renew = false;
         st->live = false;
     }
     if (st->live)
@@ -295,6 +304,21 @@ static void hf__pump(hf_station_t *st)
     if (!st->cur) {
         if (st->inflight > 0 || hf_time_mono_us() < st->next_pass_us)
             return;
+        if (st->renew) {
+            char err[512];
+            hf__producer_drop(st); /* nothing in flight: drops nothing */
+            st->rk = hf__producer_new(st, err, sizeof(err));
+            if (!st->rk) {
+                hf_log_error("publish.producer", "msg=\"%s\"", err);
+                st->fatal = true; /* retried on the next poll */
+                return;
+            }
+            st->renew = false;
+            st->renewals++;
+            hf_log_info("publish.producer_renewed", "msg=\"deliveries timed out: new producer "
+                        "for the next pass\" pending=%llu",
+                        (unsigned long long)hf_spool_pending(st->spool));
+        }
         st->cur = hf_spool_cursor_new(st->spool);
         st->failure_logged = false;
         hf_log_debug("publish.pass", "pending=%llu", (unsigned long long)hf_spool_pending(st->spool));

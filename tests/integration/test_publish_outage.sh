@@ -51,7 +51,9 @@ first_half_accepted || t_fail "first half not accepted: $(tail -3 "$T_TMP/err")"
 touch "$T_TMP/go"
 for _ in $(seq 1 600); do grep -q 'broker unreachable, spooling' "$T_TMP/err" && break; sleep 0.1; done
 grep -q 'broker unreachable, spooling' "$T_TMP/err" || t_fail "no 'broker unreachable' log line"
-sleep 2
+# down for longer than publish.delivery_timeout_ms (5 s): deliveries time out,
+# and the next pass after them starts with a new producer
+sleep 7
 "$K" start "$W" >/dev/null 2>&1 || t_fail "broker restart"
 set +e; wait "$pid"; rc=$?; set -e
 t_eq "$rc" 0 "publish exit status ($(tail -5 "$T_TMP/err"))"
@@ -59,6 +61,8 @@ grep -q "read=$N accepted=$N rejected=0 delivered=$N still_spooled=0" "$T_TMP/ou
   || t_fail "summary: $(cat "$T_TMP/out") $(tail -5 "$T_TMP/err")"
 grep -q 'broker unreachable, spooling' "$T_TMP/err" || t_fail "no 'broker unreachable' log line"
 grep -q 'broker back, draining' "$T_TMP/err" || t_fail "no 'broker back' log line"
+grep -q 'Message timed out' "$T_TMP/err" || t_fail "no delivery timed out during a 7 s outage: $(grep -E 'level=(warn|error)' "$T_TMP/err" | tail -3)"
+grep -q 'event=publish.producer_renewed' "$T_TMP/err" || t_fail "deliveries timed out but the producer was not renewed: $(grep -E 'level=(warn|error)' "$T_TMP/err" | tail -3)"
 t_eq "$(grep -c 'broker unreachable, spooling' "$T_TMP/err")" "$(grep -c 'broker back, draining' "$T_TMP/err")" "down/up lines pair up"
 
 timeout 90 kcat -b "$BOOT" -C -t hemoflow.unit_moved -e -q -f '%R%s' | python3 -c '
