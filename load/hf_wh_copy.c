@@ -146,6 +146,31 @@ static size_t hf__pick(hf_wh_batch_t *b, size_t ti, size_t lo, size_t hi, int co
     return b->npick;
 }
 
+/* A probe's result r (rows: the row indexes found in the warehouse): mark
+ * those rows DUP; cleared here. Never returns HF_ERR_PG_DATA. */
+static hf_err_t hf__probe_result(hf_wh_batch_t *b, size_t ti, PGresult *r, char *errstr,
+                                 size_t errstr_size)
+{
+    hf__tbatch_t *tb = &b->t[ti];
+    const char *snake = b->wh->tables[ti].et->snake;
+    hf_err_t err = HF_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char what[96];
+        snprintf(what, sizeof(what), "duplicate probe of %s", snake);
+        err = hf__pg_fail(b->wh->conn, r, what, NULL, errstr, errstr_size);
+    } else {
+        for (int i = 0; i < PQntuples(r); i++) {
+            unsigned long k = strtoul(PQgetvalue(r, i, 0), NULL, 10);
+            if (k < tb->n && tb->rows[k].state == HF__ROW_PENDING)
+                tb->rows[k].state = HF__ROW_DUP;
+        }
+        hf_log_debug("warehouse.probe", "table=%s keys=%zu found=%d", snake, b->npick,
+                     PQntuples(r));
+    }
+    PQclear(r);
+    return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
+}
+
 /* Keys up to this many are probed with one statement of their own (below);
  * more go through pg_temp.hf_keys. Measured on 150 keys of one table: 14 ms
  * either way (~0.1 ms a key against ~10-16 ms a LATERAL probe whatever its
@@ -198,21 +223,7 @@ static hf_err_t hf__probe_few(hf_wh_batch_t *b, size_t ti, int col, char *errstr
     PGresult *res = PQexecParams(wh->conn, (const char *)sql.data, (int)(3 * n), types, vals,
                                  lens, fmts, 0);
     hf_buf_free(&sql);
-    hf_err_t err = HF_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char what[96];
-        snprintf(what, sizeof(what), "duplicate probe of %s", snake);
-        err = hf__pg_fail(wh->conn, res, what, NULL, errstr, errstr_size);
-    } else {
-        for (int i = 0; i < PQntuples(res); i++) {
-            unsigned long k = strtoul(PQgetvalue(res, i, 0), NULL, 10);
-            if (k < tb->n && tb->rows[k].state == HF__ROW_PENDING)
-                tb->rows[k].state = HF__ROW_DUP;
-        }
-        hf_log_debug("warehouse.probe", "table=%s keys=%zu found=%d", snake, n, PQntuples(res));
-    }
-    PQclear(res);
-    return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
+    return hf__probe_result(b, ti, res, errstr, errstr_size);
 }
 
 /* Mark DUP the rows b->pick of table ti whose key is in the warehouse. The
@@ -263,20 +274,7 @@ static hf_err_t hf__probe(hf_wh_batch_t *b, size_t ti, int col, char *errstr, si
             snake);
         PGresult *r = PQexec(wh->conn, sql);
         hf_free(sql);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            char what[96];
-            snprintf(what, sizeof(what), "duplicate probe of %s", snake);
-            err = hf__pg_fail(wh->conn, r, what, NULL, errstr, errstr_size);
-        } else {
-            for (int i = 0; i < PQntuples(r); i++) {
-                unsigned long k = strtoul(PQgetvalue(r, i, 0), NULL, 10);
-                if (k < tb->n && tb->rows[k].state == HF__ROW_PENDING)
-                    tb->rows[k].state = HF__ROW_DUP;
-            }
-            hf_log_debug("warehouse.probe", "table=%s keys=%zu found=%d", snake, b->npick,
-                         PQntuples(r));
-        }
-        PQclear(r);
+        return hf__probe_result(b, ti, r, errstr, errstr_size);
     }
     return err == HF_ERR_PG_DATA ? HF_ERR_PG : err;
 }
